@@ -1,0 +1,40 @@
+// SparkplugCodec: gateway values <-> Sparkplug B 3.0 Protobuf payloads.
+//
+// The only place that knows the Protobuf classes; the uplink hands it plain metrics
+// and gets bytes back. Int32/UInt32 travel in int_value (Int32 as two's complement),
+// Int64/UInt64 in long_value, as the specification's "Metric value" table says.
+// Stateless functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/reading.h"
+#include "gateway/status.h"
+
+namespace gateway::codec {
+
+struct Metric {
+  std::string name;
+  Value value;
+  uint64_t timestamp_ms = 0;
+  bool is_historical = false;
+};
+
+struct Payload {
+  uint64_t timestamp_ms = 0;
+  std::optional<uint64_t> seq;  // absent only in NDEATH, as the specification requires
+  std::vector<Metric> metrics;
+};
+
+// Serialises a payload. Never fails for well-formed Values.
+std::string Encode(const Payload& payload);
+
+// Parses a payload from the network. Bounded by max_bytes; metrics of types the
+// gateway does not use (DataSet, Template, arrays...) are skipped, not errors.
+Result<Payload> Decode(std::string_view bytes, size_t max_bytes = 1 << 20);
+
+}  // namespace gateway::codec

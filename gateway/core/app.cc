@@ -1,0 +1,124 @@
+#include "core/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <memory>
+
+#include "core/console_view.h"
+#include "core/facility_model.h"
+#include "core/pipeline.h"
+#include "simulator/simulator_driver.h"
+#include "store/outbox.h"
+#include "uplink/mqtt_uplink.h"
+
+namespace gateway {
+
+App::App(Config config, AppOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+
+int App::Run() {
+  boost::asio::io_context io;
+
+  auto outbox = store::Outbox::Open(config_.data_dir, config_.buffer, SystemClock::Instance());
+  if (!outbox.ok()) {
+    spdlog::critical("cannot open the buffer in {}: {}", config_.data_dir, outbox.status().ToString());
+    return 1;
+  }
+  spdlog::info("buffer {}: {} readings waiting, {} dropped by the disk cap so far",
+               outbox.value()->path(), outbox.value()->depth(), outbox.value()->dropped_total());
+
+  // With the simulator, the whole gateway lives in simulated time, so that midnight and
+  // opening hours follow the simulation. After a restart it resumes after the last
+  // accepted sample, so the simulated record has no hole and no overlap.
+  std::unique_ptr<simulator::SimulatedClock> sim_clock;
+  const Clock* clock = &SystemClock::Instance();
+  if (config_.simulator.enabled) {
+    auto c = simulator::SimulatorDriver::MakeClock(config_, outbox.value()->max_accepted_ts());
+    if (!c.ok()) {
+      spdlog::critical("simulator: {}", c.status().ToString());
+      return 1;
+    }
+    sim_clock = std::move(c.value());
+    clock = sim_clock.get();
+  }
+
+  auto model = FacilityModel::Create(config_);
+  if (!model.ok()) {
+    spdlog::critical("facility model: {}", model.status().ToString());
+    return 1;
+  }
+  Pipeline pipeline(io, config_, *outbox.value(), *model.value(), *clock);
+  uplink::MqttUplink uplink(io, config_, *outbox.value(), *clock, options_.version);
+  pipeline.set_on_committed([&] { uplink.Notify(); });
+  uplink.set_on_acked([&] { pipeline.RequestCommit(); });
+
+  std::vector<std::unique_ptr<Driver>> drivers;
+  if (config_.simulator.enabled) {
+    drivers.push_back(std::make_unique<simulator::SimulatorDriver>(io, config_, *sim_clock));
+  }
+
+  std::unique_ptr<ConsoleView> view;
+  if (options_.live_view) {
+    view = std::make_unique<ConsoleView>(io, config_, *model.value(), pipeline, *outbox.value(), uplink, *clock);
+  }
+
+  int exit_code = 0;
+  bool stopping = false;
+  boost::asio::steady_timer grace(io);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  auto shutdown = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("shutting down ({})", why);
+    for (auto& d : drivers) d->Stop();
+    if (view) view->Stop();
+    Status s = pipeline.Stop();
+    if (!s.ok()) spdlog::error("final commit failed: {}", s.ToString());
+    // A bounded grace period: a second signal, or a broker that never answers, cannot
+    // keep the process from exiting.
+    grace.expires_after(std::chrono::seconds(10));
+    grace.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      spdlog::warn("shutdown grace period over; stopping now");
+      io.stop();
+    });
+    uplink.Stop([&] {
+      grace.cancel();
+      io.stop();
+    });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
+    // A second signal ends the grace period at once.
+    signals.async_wait([&](boost::system::error_code ec2, int) {
+      if (!ec2) io.stop();
+    });
+  });
+
+  Status s = pipeline.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot commit the initial facility state: {}", s.ToString());
+    return 1;
+  }
+  uplink.Start();
+  for (auto& d : drivers) {
+    Status ds = d->Start(pipeline);
+    if (!ds.ok()) spdlog::error("driver {} did not start: {}", d->Name(), ds.ToString());
+  }
+  if (view) view->Start();
+  spdlog::info("gateway {}/{} running: {} facilities", config_.group_id, config_.edge_node_id,
+               config_.facilities.size());
+
+  io.run();
+  auto ps = pipeline.stats();
+  auto us = uplink.stats();
+  spdlog::info("stopped: {} readings accepted, {} published, {} waiting in the buffer", ps.accepted,
+               us.readings_published, outbox.value()->depth());
+  return exit_code;
+}
+
+}  // namespace gateway

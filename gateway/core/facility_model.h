@@ -1,0 +1,75 @@
+// FacilityModel: turns raw sensor readings into the facility metrics of the wire
+// contract (occupancy/current, occupancy/ratio, visits/entries, status/open,
+// meals/served, checkins/count, connectors/*, sessions/*, equipment/*,
+// sensors/{id}/online).
+//
+// Owned by the Pipeline and called only on the core's event-loop thread. It keeps the
+// running state (counter baselines, occupancy, today's counts) in memory and
+// serialises it with SaveState() so the Pipeline commits it in the same SQLite
+// transaction as the readings that produced it: after SIGKILL the state and the
+// buffer agree, and nothing is counted twice.
+//
+// Time is the reading's timestamp for what a reading changes, and `now_ms` (the
+// gateway Clock) for what happens by itself: local midnight, opening and closing,
+// sensors falling silent.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config.h"
+#include "gateway/local_time.h"
+#include "gateway/reading.h"
+
+namespace gateway {
+
+struct FacilitySnapshot {
+  std::string id;
+  std::string name;
+  FacilityType type = FacilityType::kCanteen;
+  uint32_t capacity = 0;
+  uint32_t occupancy = 0;
+  bool open = false;
+  uint64_t entries_today = 0;
+  uint32_t sensors_total = 0;
+  uint32_t sensors_online = 0;
+};
+
+class FacilityModel {
+ public:
+  // Fails when a facility's timezone cannot be loaded.
+  static Result<std::unique_ptr<FacilityModel>> Create(const Config& config);
+  ~FacilityModel();
+
+  // The derived metrics for every facility with their current values, stamped now_ms.
+  // Called once at start-up (after LoadState) so the buffer and the births always hold
+  // the full set, including occupancy/capacity.
+  void EmitAll(int64_t now_ms, std::vector<Reading>& out);
+
+  // Consumes one raw reading from a driver. Appends the facility metrics that changed
+  // to `out` (the raw reading itself is not copied: the Pipeline stores it as is).
+  // Readings for unknown facilities or sensors are left alone and counted by the
+  // Pipeline.
+  void Process(const Reading& raw, std::vector<Reading>& out);
+
+  // Time passes: local midnight resets the daily counts, opening hours flip
+  // status/open, sensors not heard for their silence bound go offline.
+  void Tick(int64_t now_ms, std::vector<Reading>& out);
+
+  bool KnowsSensor(const std::string& facility_id, const std::string& sensor_id) const;
+
+  std::string SaveState() const;                    // JSON
+  Status LoadState(const std::string& json);        // tolerant: unknown ids ignored
+
+  std::vector<FacilitySnapshot> Snapshot() const;
+
+ private:
+  FacilityModel();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gateway

@@ -1,0 +1,162 @@
+#include "core/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+namespace gateway {
+
+Pipeline::Pipeline(boost::asio::io_context& io, const Config& config, store::Outbox& outbox,
+                   FacilityModel& model, const Clock& clock)
+    : io_(io),
+      config_(config),
+      outbox_(outbox),
+      model_(model),
+      clock_(clock),
+      commit_timer_(io),
+      tick_timer_(io) {}
+
+Pipeline::~Pipeline() { life_.reset(); }
+
+void Pipeline::Submit(std::vector<Reading> batch, Done done) {
+  std::weak_ptr<int> alive = life_;
+  boost::asio::post(io_, [this, alive, batch = std::move(batch), done = std::move(done)]() mutable {
+    if (!alive.lock()) {
+      if (done) done(Status::Shutdown("gateway stopping"));
+      return;
+    }
+    Accept(std::move(batch), std::move(done));
+  });
+}
+
+void Pipeline::Accept(std::vector<Reading> batch, Done done) {
+  if (stopped_) {
+    if (done) done(Status::Shutdown("gateway stopping"));
+    return;
+  }
+  if (pending_readings_ + batch.size() > static_cast<size_t>(config_.buffer.max_pending_readings)) {
+    stats_.refused_busy += batch.size();
+    if (done) done(Status::Busy("core is behind; retry later"));
+    return;
+  }
+  // Readings that no facility owns are not buffered: they could never be birthed or
+  // reported. They are counted and logged (at most once a minute).
+  size_t before = batch.size();
+  std::erase_if(batch, [&](const Reading& r) { return !model_.KnowsSensor(r.facility_id, r.sensor_id); });
+  if (batch.size() != before) {
+    stats_.rejected_unknown += before - batch.size();
+    int64_t now = clock_.NowMs();
+    if (now - last_unknown_log_ms_ >= 60000) {
+      spdlog::warn("pipeline: ignored {} readings for facilities or sensors not in the config "
+                   "({} in all)", before - batch.size(), stats_.rejected_unknown);
+      last_unknown_log_ms_ = now;
+    }
+  }
+  pending_readings_ += batch.size();
+  pending_.push_back(PendingBatch{std::move(batch), std::move(done)});
+  if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings)) {
+    commit_timer_.cancel();
+    commit_scheduled_ = false;
+    CommitNow();
+  } else {
+    ScheduleCommit();
+  }
+}
+
+void Pipeline::ScheduleCommit() {
+  if (commit_scheduled_) return;
+  commit_scheduled_ = true;
+  commit_timer_.expires_after(std::chrono::milliseconds(config_.buffer.commit_interval_ms));
+  commit_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock()) return;
+    commit_scheduled_ = false;
+    CommitNow();
+  });
+}
+
+void Pipeline::RequestCommit() {
+  if (!stopped_) ScheduleCommit();
+}
+
+Status Pipeline::Start() {
+  auto state = outbox_.GetMeta("model_state");
+  if (state.ok()) {
+    Status s = model_.LoadState(state.value());
+    if (!s.ok()) spdlog::warn("pipeline: facility state not restored: {}", s.ToString());
+  }
+  committed_state_ = model_.SaveState();
+  model_.EmitAll(clock_.NowMs(), pending_derived_);
+  Status s = CommitNow();
+  ScheduleTick();
+  return s;
+}
+
+void Pipeline::ScheduleTick() {
+  tick_timer_.expires_after(std::chrono::seconds(1));
+  tick_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock() || stopped_) return;
+    size_t before = pending_derived_.size();
+    model_.Tick(clock_.NowMs(), pending_derived_);
+    if (pending_derived_.size() != before) ScheduleCommit();
+    ScheduleTick();
+  });
+}
+
+Status Pipeline::CommitNow() {
+  if (pending_.empty() && pending_derived_.empty() && !outbox_.HasPendingAcks()) return Status::Ok();
+  std::vector<PendingBatch> batches = std::move(pending_);
+  pending_.clear();
+  pending_readings_ = 0;
+
+  std::vector<Reading> rows;
+  size_t raw_count = 0;
+  for (const auto& b : batches) raw_count += b.readings.size();
+  rows.reserve(raw_count * 2 + pending_derived_.size());
+  for (auto& r : pending_derived_) rows.push_back(std::move(r));
+  pending_derived_.clear();
+  std::vector<Reading> raw;
+  raw.reserve(raw_count);
+  for (auto& b : batches) {
+    for (auto& r : b.readings) raw.push_back(std::move(r));
+  }
+  std::vector<Reading> derived;
+  model_.Process(raw, derived);
+  for (auto& r : raw) rows.push_back(std::move(r));
+  size_t derived_count = derived.size() + (rows.size() - raw_count);
+  for (auto& r : derived) rows.push_back(std::move(r));
+
+  std::string state = model_.SaveState();
+  Status s = outbox_.Commit(rows, &state);
+  if (s.ok()) {
+    committed_state_ = std::move(state);
+    stats_.accepted += raw_count;
+    stats_.derived += derived_count;
+    ++stats_.commits;
+  } else {
+    // Nothing of this batch is on disk: the model goes back to what is, and the
+    // drivers hear that their readings were not accepted.
+    ++stats_.commit_failures;
+    spdlog::error("pipeline: commit of {} readings failed: {}", rows.size(), s.ToString());
+    model_.LoadState(committed_state_);
+  }
+  for (auto& b : batches) {
+    if (b.done) b.done(s);
+  }
+  if (s.ok() && on_committed_) on_committed_();
+  return s;
+}
+
+Status Pipeline::Stop() {
+  stopped_ = true;
+  commit_timer_.cancel();
+  tick_timer_.cancel();
+  return CommitNow();
+}
+
+PipelineStats Pipeline::stats() const {
+  PipelineStats s = stats_;
+  s.pending = pending_readings_;
+  return s;
+}
+
+}  // namespace gateway

@@ -1,0 +1,88 @@
+// Pipeline: the ReadingSink the drivers feed; turns their readings into group commits.
+//
+// Owned by the App; lives on the core's event-loop thread. Submit() may be called from
+// any thread and only posts. On the loop, raw readings wait in memory until the next
+// group commit (commit_interval_ms after the first one, or at once when
+// commit_max_readings wait); the FacilityModel derives facility metrics from them, and
+// raw readings, derived metrics and the model's state go to the outbox in one
+// transaction. Only then are the drivers' callbacks told "ok": a reading is accepted
+// when it is on disk. When the backlog in memory passes max_pending_readings,
+// Submit answers kBusy and stores nothing, so a driver slows down instead of the
+// gateway running out of memory.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/facility_model.h"
+#include "gateway/clock.h"
+#include "gateway/config.h"
+#include "gateway/reading_sink.h"
+#include "store/outbox.h"
+
+namespace gateway {
+
+struct PipelineStats {
+  uint64_t accepted = 0;        // raw readings committed
+  uint64_t derived = 0;         // facility metrics committed
+  uint64_t refused_busy = 0;    // readings refused by back-pressure
+  uint64_t rejected_unknown = 0;  // readings for facilities or sensors not in the config
+  uint64_t commit_failures = 0;
+  uint64_t commits = 0;
+  size_t pending = 0;
+};
+
+class Pipeline final : public ReadingSink {
+ public:
+  Pipeline(boost::asio::io_context& io, const Config& config, store::Outbox& outbox,
+           FacilityModel& model, const Clock& clock);
+  ~Pipeline() override;
+
+  // Any thread.
+  void Submit(std::vector<Reading> batch, Done done = {}) override;
+
+  // Loop thread: emits the full set of facility metrics and starts the model's tick.
+  Status Start();
+  // Loop thread: something (acknowledged deletes) wants a commit even without readings.
+  void RequestCommit();
+  // Loop thread: refuse new readings, commit what waits. Returns the commit's status.
+  Status Stop();
+
+  void set_on_committed(std::function<void()> f) { on_committed_ = std::move(f); }
+  PipelineStats stats() const;
+
+ private:
+  struct PendingBatch {
+    std::vector<Reading> readings;
+    Done done;
+  };
+  void Accept(std::vector<Reading> batch, Done done);
+  void ScheduleCommit();
+  Status CommitNow();
+  void ScheduleTick();
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  store::Outbox& outbox_;
+  FacilityModel& model_;
+  const Clock& clock_;
+  boost::asio::steady_timer commit_timer_;
+  boost::asio::steady_timer tick_timer_;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
+  bool commit_scheduled_ = false;
+  bool stopped_ = false;
+  std::vector<PendingBatch> pending_;
+  std::vector<Reading> pending_derived_;  // from ticks
+  size_t pending_readings_ = 0;
+  std::string committed_state_;  // the model state as last committed, to roll back to
+  PipelineStats stats_;
+  int64_t last_unknown_log_ms_ = 0;
+  std::function<void()> on_committed_;
+};
+
+}  // namespace gateway

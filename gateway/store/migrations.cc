@@ -1,0 +1,88 @@
+#include "store/migrations.h"
+
+#include <string>
+#include <vector>
+
+namespace gateway::store {
+
+namespace {
+
+struct Migration {
+  const char* up;
+  const char* down;
+};
+
+// Version N is reached by applying kMigrations[N-1].up. Never edit a step that has
+// shipped: add a new one.
+const std::vector<Migration> kMigrations = {
+    // 1: the outbox. A reading row is small on purpose (SD cards wear out): the
+    // facility and metric name live once in `metric`, rows point at them.
+    {R"sql(
+      CREATE TABLE metric (
+        id        INTEGER PRIMARY KEY,
+        facility  TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        datatype  INTEGER NOT NULL,
+        last_value ANY,
+        last_ts   INTEGER,
+        UNIQUE (facility, name)
+      );
+      CREATE TABLE outbox (
+        seq       INTEGER PRIMARY KEY,  -- order of acceptance; drained oldest first
+        metric_id INTEGER NOT NULL,
+        datatype  INTEGER NOT NULL,
+        ts        INTEGER NOT NULL,     -- UTC epoch ms when the value was taken
+        value     ANY,
+        quality   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value ANY
+      );
+    )sql",
+     R"sql(
+      DROP TABLE meta;
+      DROP TABLE outbox;
+      DROP TABLE metric;
+    )sql"},
+};
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+Result<int> SchemaVersion(SqliteDb& db) {
+  auto v = db.QueryInt("PRAGMA user_version");
+  if (!v.ok()) return v.status();
+  return static_cast<int>(v.value());
+}
+
+Status MigrateTo(SqliteDb& db, int target) {
+  if (target < 0 || target > LatestSchemaVersion()) {
+    return Status::InvalidArgument("no schema version " + std::to_string(target));
+  }
+  auto current = SchemaVersion(db);
+  if (!current.ok()) return current.status();
+  int v = current.value();
+  if (v > LatestSchemaVersion()) {
+    return Status::InvalidArgument("buffer schema version " + std::to_string(v) +
+                                   " is newer than this gateway knows (" +
+                                   std::to_string(LatestSchemaVersion()) + "): downgrade refused");
+  }
+  while (v != target) {
+    bool up = v < target;
+    const Migration& m = kMigrations[static_cast<size_t>(up ? v : v - 1)];
+    int next = up ? v + 1 : v - 1;
+    std::string sql = std::string("BEGIN IMMEDIATE;") + (up ? m.up : m.down) +
+                      "PRAGMA user_version = " + std::to_string(next) + "; COMMIT;";
+    Status s = db.Exec(sql);
+    if (!s.ok()) {
+      db.Exec("ROLLBACK");
+      return s;
+    }
+    v = next;
+  }
+  return Status::Ok();
+}
+
+}  // namespace gateway::store

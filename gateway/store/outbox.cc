@@ -1,0 +1,430 @@
+#include "store/outbox.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "store/migrations.h"
+
+namespace gateway::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void BindValue(Statement& st, int i, const Value& v) {
+  switch (v.index()) {
+    case 0: st.BindInt(i, std::get<bool>(v) ? 1 : 0); break;
+    case 1: st.BindInt(i, std::get<int32_t>(v)); break;
+    case 2: st.BindInt(i, std::get<int64_t>(v)); break;
+    case 3: st.BindInt(i, std::get<uint32_t>(v)); break;
+    // SQLite integers are signed 64-bit: a uint64 is stored as its bit pattern and
+    // read back through the row's datatype.
+    case 4: st.BindInt(i, static_cast<int64_t>(std::get<uint64_t>(v))); break;
+    case 5: st.BindDouble(i, std::get<float>(v)); break;
+    case 6: st.BindDouble(i, std::get<double>(v)); break;
+    case 7: st.BindText(i, std::get<std::string>(v)); break;
+  }
+}
+
+Value ColumnValue(const Statement& st, int col, DataType type) {
+  switch (type) {
+    case DataType::kBoolean: return st.Int(col) != 0;
+    case DataType::kInt32: return static_cast<int32_t>(st.Int(col));
+    case DataType::kInt64: return st.Int(col);
+    case DataType::kUInt32: return static_cast<uint32_t>(st.Int(col));
+    case DataType::kUInt64: return static_cast<uint64_t>(st.Int(col));
+    case DataType::kFloat: return static_cast<float>(st.Double(col));
+    case DataType::kDouble: return st.Double(col);
+    case DataType::kString: return st.Text(col);
+  }
+  return st.Text(col);
+}
+
+std::string MetricKey(const std::string& facility, const std::string& name) {
+  std::string k;
+  k.reserve(facility.size() + name.size() + 1);
+  k.append(facility).push_back('\0');
+  k.append(name);
+  return k;
+}
+
+}  // namespace
+
+Outbox::Outbox(std::string dir, const BufferConfig& config, const Clock& clock)
+    : dir_(std::move(dir)), path_(dir_ + "/buffer.db"), config_(config), clock_(clock) {}
+
+Outbox::~Outbox() {
+  // Deletes acknowledged since the last commit are worth keeping: without them the
+  // next start re-sends those rows (harmless, but needless traffic).
+  if (db_.is_open() && !acked_.empty()) Commit({}, nullptr);
+  // Statements must be finalised before the connection closes.
+  insert_row_ = {};
+  insert_metric_ = {};
+  update_latest_ = {};
+  delete_range_ = {};
+  read_after_ = {};
+  put_meta_ = {};
+  db_.Close();
+}
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& dir, const BufferConfig& config,
+                                             const Clock& clock) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create data directory " + dir + ": " + ec.message());
+  std::unique_ptr<Outbox> box(new Outbox(dir, config, clock));
+  Status s = box->OpenOrRecover();
+  if (!s.ok()) return s;
+  return box;
+}
+
+Status Outbox::OpenOrRecover() {
+  Status s = OpenFile();
+  if (s.code() == Status::Code::kCorruption) {
+    MoveAside(s.message());
+    s = OpenFile();
+  }
+  return s;
+}
+
+Status Outbox::OpenFile() {
+  Status s = db_.Open(path_);
+  if (!s.ok()) return s;
+  // WAL: a commit appends to the log instead of rewriting pages in place, so a power
+  // cut mid-commit leaves the previous state intact, and readers never block the writer.
+  // (Pragmas that return a row are run through QueryText so that their statements are
+  // finalised before the migrations open a transaction.)
+  auto mode = QueryText("PRAGMA journal_mode=WAL");
+  if (!mode.ok()) return mode.status();
+  // synchronous=FULL fsyncs the WAL at every commit: a reading we call accepted is on
+  // the medium, not in the page cache, when the power goes. NORMAL (configurable)
+  // trades the last commits before a power cut for fewer fsyncs on fragile SD cards.
+  const std::string sync = config_.synchronous == "normal" ? "NORMAL" : "FULL";
+  // Keep the WAL from growing without bound during long outages; the page cache small
+  // so that RSS does not grow with the backlog.
+  s = db_.Exec("PRAGMA synchronous=" + sync +
+               "; PRAGMA journal_size_limit=8388608; PRAGMA cache_size=-2048;"
+               " PRAGMA temp_store=MEMORY;");
+  if (!s.ok()) return s;
+  // A cheap structural check at start-up: a file damaged by a power cut on a bad SD
+  // card is found here rather than mid-stream.
+  auto check = QueryText("PRAGMA quick_check(1)");
+  if (!check.ok()) return check.status();
+  if (check.value() != "ok") return Status::Corruption(check.value());
+  s = MigrateTo(db_, LatestSchemaVersion());
+  if (!s.ok()) return s;
+  auto ps = db_.QueryInt("PRAGMA page_size");
+  if (ps.ok()) page_size_ = ps.value();
+  s = PrepareStatements();
+  if (!s.ok()) return s;
+  return LoadCaches();
+}
+
+Result<std::string> Outbox::QueryText(const std::string& sql) {
+  auto st = db_.Prepare(sql);
+  if (!st.ok()) return st.status();
+  auto row = st->Step();
+  if (!row.ok()) return row.status();
+  if (!row.value()) return std::string();
+  return st->Text(0);
+}
+
+void Outbox::MoveAside(const std::string& reason) {
+  insert_row_ = {};
+  insert_metric_ = {};
+  update_latest_ = {};
+  delete_range_ = {};
+  read_after_ = {};
+  put_meta_ = {};
+  db_.Close();
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string aside = path_ + ".corrupt-" + stamp;
+  std::error_code ec;
+  fs::rename(path_, aside, ec);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::error_code ec2;
+    fs::rename(path_ + suffix, aside + suffix, ec2);
+  }
+  spdlog::error("buffer {} is corrupt ({}); moved aside to {} and starting a fresh buffer; "
+                "readings in the old file are not forwarded",
+                path_, reason, ec ? "(rename failed: " + ec.message() + ")" : aside);
+  metric_ids_.clear();
+  metrics_by_id_.clear();
+  acked_.clear();
+  depth_ = 0;
+  max_accepted_ts_ = 0;
+}
+
+Status Outbox::PrepareStatements() {
+  struct {
+    Statement* st;
+    const char* sql;
+  } all[] = {
+      {&insert_row_, "INSERT INTO outbox(metric_id, datatype, ts, value, quality) VALUES(?,?,?,?,?)"},
+      {&insert_metric_, "INSERT INTO metric(facility, name, datatype) VALUES(?,?,?)"},
+      {&update_latest_, "UPDATE metric SET datatype=?, last_value=?, last_ts=? WHERE id=?"},
+      {&delete_range_, "DELETE FROM outbox WHERE seq BETWEEN ? AND ?"},
+      {&read_after_,
+       "SELECT seq, metric_id, datatype, ts, value, quality FROM outbox WHERE seq > ? "
+       "ORDER BY seq LIMIT ?"},
+      {&put_meta_, "INSERT INTO meta(key, value) VALUES(?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value"},
+  };
+  for (auto& p : all) {
+    auto st = db_.Prepare(p.sql);
+    if (!st.ok()) return st.status();
+    *p.st = std::move(st.value());
+  }
+  return Status::Ok();
+}
+
+Status Outbox::LoadCaches() {
+  auto st = db_.Prepare("SELECT id, facility, name FROM metric");
+  if (!st.ok()) return st.status();
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    auto id = static_cast<uint32_t>(st->Int(0));
+    MetricInfo info{st->Text(1), st->Text(2)};
+    metric_ids_[MetricKey(info.facility, info.name)] = id;
+    metrics_by_id_[id] = std::move(info);
+  }
+  auto depth = db_.QueryInt("SELECT count(*) FROM outbox");
+  if (!depth.ok()) return depth.status();
+  depth_ = static_cast<uint64_t>(depth.value());
+  auto maxts = db_.QueryInt("SELECT coalesce(max(last_ts), 0) FROM metric");
+  if (!maxts.ok()) return maxts.status();
+  max_accepted_ts_ = maxts.value();
+  auto dropped = GetMeta("dropped_total");
+  dropped_total_ = dropped.ok() ? std::stoull(dropped.value()) : 0;
+  return Status::Ok();
+}
+
+Result<uint32_t> Outbox::MetricId(const Reading& r, DataType type) {
+  std::string name = r.MetricName();
+  std::string key = MetricKey(r.facility_id, name);
+  auto it = metric_ids_.find(key);
+  if (it != metric_ids_.end()) return it->second;
+  insert_metric_.BindText(1, r.facility_id);
+  insert_metric_.BindText(2, name);
+  insert_metric_.BindInt(3, static_cast<int64_t>(type));
+  Status s = insert_metric_.Run();
+  insert_metric_.Reset();
+  if (!s.ok()) return s;
+  auto id = static_cast<uint32_t>(sqlite3_last_insert_rowid(db_.handle()));
+  metric_ids_.emplace(std::move(key), id);
+  metrics_by_id_[id] = MetricInfo{r.facility_id, std::move(name)};
+  return id;
+}
+
+void Outbox::Ack(int64_t lo, int64_t hi) {
+  // Neighbouring ranges are merged so that a drain of many small payloads becomes
+  // one DELETE.
+  if (!acked_.empty() && acked_.back().second + 1 == lo) {
+    acked_.back().second = hi;
+  } else {
+    acked_.emplace_back(lo, hi);
+  }
+}
+
+Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state) {
+  Status s = CommitOnce(readings, model_state);
+  if (s.code() == Status::Code::kCorruption) {
+    // Start over with a fresh file and keep this batch: losing the old backlog is
+    // bad, crash-looping on it would lose everything after it too.
+    MoveAside(s.message());
+    s = OpenFile();
+    if (s.ok()) s = CommitOnce(readings, model_state);
+  }
+  return s;
+}
+
+Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state) {
+  // BEGIN IMMEDIATE takes the write lock up front, so the transaction cannot fail
+  // half-way for lack of it.
+  Status s = db_.Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  auto fail = [&](Status st) {
+    db_.Exec("ROLLBACK");
+    return st;
+  };
+  uint64_t deleted = 0;
+  for (auto [lo, hi] : acked_) {
+    delete_range_.BindInt(1, lo);
+    delete_range_.BindInt(2, hi);
+    s = delete_range_.Run();
+    delete_range_.Reset();
+    if (!s.ok()) return fail(s);
+    deleted += static_cast<uint64_t>(db_.Changes());
+  }
+  // The last value per metric in this batch, for births after a restart.
+  std::map<uint32_t, const Reading*> last;
+  int64_t max_ts = max_accepted_ts_;
+  for (const Reading& r : readings) {
+    DataType type = DataTypeOf(r.value);
+    auto id = MetricId(r, type);
+    if (!id.ok()) return fail(id.status());
+    insert_row_.BindInt(1, id.value());
+    insert_row_.BindInt(2, static_cast<int64_t>(type));
+    insert_row_.BindInt(3, r.ts_ms);
+    BindValue(insert_row_, 4, r.value);
+    insert_row_.BindInt(5, static_cast<int64_t>(r.quality));
+    s = insert_row_.Run();
+    insert_row_.Reset();
+    if (!s.ok()) return fail(s);
+    const Reading*& slot = last[id.value()];
+    if (!slot || slot->ts_ms <= r.ts_ms) slot = &r;
+    max_ts = std::max(max_ts, r.ts_ms);
+  }
+  for (auto [id, r] : last) {
+    update_latest_.BindInt(1, static_cast<int64_t>(DataTypeOf(r->value)));
+    BindValue(update_latest_, 2, r->value);
+    update_latest_.BindInt(3, r->ts_ms);
+    update_latest_.BindInt(4, id);
+    s = update_latest_.Run();
+    update_latest_.Reset();
+    if (!s.ok()) return fail(s);
+  }
+  if (model_state) {
+    put_meta_.BindText(1, "model_state");
+    put_meta_.BindText(2, *model_state);
+    s = put_meta_.Run();
+    put_meta_.Reset();
+    if (!s.ok()) return fail(s);
+  }
+  uint64_t depth_before = depth_;
+  depth_ = depth_ + readings.size() - std::min<uint64_t>(deleted, depth_ + readings.size());
+  s = EnforceCap();
+  if (!s.ok()) {
+    depth_ = depth_before;
+    return fail(s);
+  }
+  s = db_.Exec("COMMIT");
+  if (!s.ok()) {
+    depth_ = depth_before;
+    return fail(s);
+  }
+  acked_.clear();
+  max_accepted_ts_ = max_ts;
+  return Status::Ok();
+}
+
+uint64_t Outbox::file_bytes_used() {
+  auto pages = db_.QueryInt("PRAGMA page_count");
+  auto free_pages = db_.QueryInt("PRAGMA freelist_count");
+  if (!pages.ok() || !free_pages.ok()) return 0;
+  return static_cast<uint64_t>((pages.value() - free_pages.value()) * page_size_);
+}
+
+Status Outbox::EnforceCap() {
+  uint64_t used = file_bytes_used();
+  if (used <= config_.max_disk_bytes || depth_ == 0) return Status::Ok();
+  // Drop down to 90 % of the cap, so that the cap is not hit again at every commit.
+  double per_row = static_cast<double>(used) / static_cast<double>(depth_);
+  double excess = static_cast<double>(used) - 0.9 * static_cast<double>(config_.max_disk_bytes);
+  auto n = static_cast<int64_t>(std::ceil(excess / per_row));
+  auto st = db_.Prepare(
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?)");
+  if (!st.ok()) return st.status();
+  st->BindInt(1, in_flight_up_to_);
+  st->BindInt(2, n);
+  Status s = st->Run();
+  if (!s.ok()) return s;
+  auto dropped = static_cast<uint64_t>(db_.Changes());
+  if (dropped == 0) return Status::Ok();
+  depth_ -= std::min(depth_, dropped);
+  dropped_total_ += dropped;
+  dropped_since_log_ += dropped;
+  put_meta_.BindText(1, "dropped_total");
+  put_meta_.BindText(2, std::to_string(dropped_total_));
+  s = put_meta_.Run();
+  put_meta_.Reset();
+  if (!s.ok()) return s;
+  int64_t now = clock_.NowMs();
+  if (last_drop_log_ms_ == 0 || now - last_drop_log_ms_ >= 60000) {
+    spdlog::warn("buffer at its disk cap of {} bytes: dropped the {} oldest readings "
+                 "({} dropped in all)", config_.max_disk_bytes, dropped_since_log_, dropped_total_);
+    dropped_since_log_ = 0;
+    last_drop_log_ms_ = now;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<StoredReading>> Outbox::ReadAfter(int64_t after_seq, size_t limit) {
+  std::vector<StoredReading> out;
+  out.reserve(std::min<size_t>(limit, 4096));
+  read_after_.BindInt(1, after_seq);
+  read_after_.BindInt(2, static_cast<int64_t>(limit));
+  for (;;) {
+    auto row = read_after_.Step();
+    if (!row.ok()) {
+      read_after_.Reset();
+      return row.status();
+    }
+    if (!row.value()) break;
+    StoredReading r;
+    r.seq = read_after_.Int(0);
+    r.metric_id = static_cast<uint32_t>(read_after_.Int(1));
+    auto type = static_cast<DataType>(read_after_.Int(2));
+    r.ts_ms = read_after_.Int(3);
+    r.value = ColumnValue(read_after_, 4, type);
+    r.quality = static_cast<Quality>(read_after_.Int(5));
+    out.push_back(std::move(r));
+  }
+  read_after_.Reset();
+  return out;
+}
+
+Result<std::vector<LatestValue>> Outbox::Latest(const std::string& facility) {
+  auto st = db_.Prepare(
+      "SELECT name, datatype, last_value, last_ts FROM metric WHERE facility = ? "
+      "AND last_ts IS NOT NULL ORDER BY name");
+  if (!st.ok()) return st.status();
+  st->BindText(1, facility);
+  std::vector<LatestValue> out;
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    out.push_back(LatestValue{st->Text(0), ColumnValue(*st, 2, static_cast<DataType>(st->Int(1))),
+                              st->Int(3)});
+  }
+  return out;
+}
+
+std::optional<int64_t> Outbox::OldestTs() {
+  auto v = db_.QueryInt("SELECT ts FROM outbox ORDER BY seq LIMIT 1");
+  if (!v.ok()) return std::nullopt;
+  return v.value();
+}
+
+Result<std::string> Outbox::GetMeta(const std::string& key) {
+  auto st = db_.Prepare("SELECT value FROM meta WHERE key = ?");
+  if (!st.ok()) return st.status();
+  st->BindText(1, key);
+  auto row = st->Step();
+  if (!row.ok()) return row.status();
+  if (!row.value()) return Status::NotFound(key);
+  return st->Text(0);
+}
+
+Status Outbox::SetMeta(const std::string& key, const std::string& value) {
+  put_meta_.BindText(1, key);
+  put_meta_.BindText(2, value);
+  Status s = put_meta_.Run();
+  put_meta_.Reset();
+  return s;
+}
+
+}  // namespace gateway::store

@@ -1,0 +1,48 @@
+#include "uplink/sparkplug_session.h"
+
+namespace gateway::uplink {
+
+SparkplugSession::SparkplugSession(std::string group_id, std::string edge_node_id)
+    : group_id_(std::move(group_id)), edge_node_id_(std::move(edge_node_id)) {}
+
+std::string SparkplugSession::NodeTopic(const char* type) const {
+  return "spBv1.0/" + group_id_ + "/" + type + "/" + edge_node_id_;
+}
+
+std::string SparkplugSession::DeviceTopic(const char* type, const std::string& device_id) const {
+  return NodeTopic(type) + "/" + device_id;
+}
+
+std::string SparkplugSession::StateTopic(const std::string& primary_host_id) {
+  return "spBv1.0/STATE/" + primary_host_id;
+}
+
+std::string SparkplugSession::NDeathPayload(uint64_t now_ms) const {
+  codec::Payload p;
+  p.timestamp_ms = now_ms;
+  p.metrics.push_back(codec::Metric{"bdSeq", Value(bd_seq_), now_ms, false});
+  return codec::Encode(p);
+}
+
+std::string SparkplugSession::NBirthPayload(uint64_t now_ms, std::vector<codec::Metric> node_metrics) {
+  seq_ = 0;
+  codec::Payload p;
+  p.timestamp_ms = now_ms;
+  p.seq = seq_;
+  p.metrics.push_back(codec::Metric{"bdSeq", Value(bd_seq_), now_ms, false});
+  p.metrics.push_back(codec::Metric{"Node Control/Rebirth", Value(false), now_ms, false});
+  for (auto& m : node_metrics) p.metrics.push_back(std::move(m));
+  seq_ = 1;
+  return codec::Encode(p);
+}
+
+std::string SparkplugSession::NextPayload(uint64_t now_ms, std::vector<codec::Metric> metrics) {
+  codec::Payload p;
+  p.timestamp_ms = now_ms;
+  p.seq = seq_;
+  p.metrics = std::move(metrics);
+  seq_ = (seq_ + 1) % 256;
+  return codec::Encode(p);
+}
+
+}  // namespace gateway::uplink
