@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <csignal>
 #include <memory>
 
@@ -36,12 +37,21 @@ int App::Run() {
   std::unique_ptr<simulator::SimulatedClock> sim_clock;
   const Clock* clock = &SystemClock::Instance();
   if (config_.simulator.enabled) {
-    auto c = simulator::SimulatorDriver::MakeClock(config_, outbox.value()->max_accepted_ts());
+    auto c = simulator::SimulatorDriver::MakeClock(config_);
     if (!c.ok()) {
       spdlog::critical("simulator: {}", c.status().ToString());
       return 1;
     }
     sim_clock = std::move(c.value());
+    const int64_t resume = outbox.value()->max_sensor_ts();
+    if (!config_.simulator.start.empty() && resume >= sim_clock->start_ms()) {
+      // The simulator replays the grid silently up to the clock's start, so the clock
+      // starts at the first sample that was not accepted before.
+      const auto interval = static_cast<int64_t>(std::llround(config_.simulator.interval_s * 1000.0));
+      const int64_t next = sim_clock->start_ms() + ((resume - sim_clock->start_ms()) / interval + 1) * interval;
+      sim_clock = std::make_unique<simulator::SimulatedClock>(next, config_.simulator.speed);
+      spdlog::info("simulator: resuming after the last accepted sample");
+    }
     clock = sim_clock.get();
   }
 

@@ -49,11 +49,14 @@ class FacilityModel {
   // the full set, including occupancy/capacity.
   void EmitAll(int64_t now_ms, std::vector<Reading>& out);
 
-  // Consumes one raw reading from a driver. Appends the facility metrics that changed
-  // to `out` (the raw reading itself is not copied: the Pipeline stores it as is).
-  // Readings for unknown facilities or sensors are left alone and counted by the
-  // Pipeline.
-  void Process(const Reading& raw, std::vector<Reading>& out);
+  // Consumes one batch of raw readings from the drivers. Appends the facility metrics
+  // those readings feed to `out`, every time (platforms expect the regular update), each
+  // stamped with the ts of the reading that fed it; within one call a metric appears at
+  // most once per (facility, metric, ts), with its final value, so the two points of one
+  // door-counter sample give one occupancy/current. The raw readings are not copied:
+  // the Pipeline stores them as they are. Readings for unknown facilities or sensors are
+  // left alone and counted by the Pipeline.
+  void Process(const std::vector<Reading>& raw, std::vector<Reading>& out);
 
   // Time passes: local midnight resets the daily counts, opening hours flip
   // status/open, sensors not heard for their silence bound go offline.

@@ -28,7 +28,10 @@ const std::vector<Migration> kMigrations = {
         UNIQUE (facility, name)
       );
       CREATE TABLE outbox (
-        seq       INTEGER PRIMARY KEY,  -- order of acceptance; drained oldest first
+        -- Order of acceptance; drained oldest first. AUTOINCREMENT so that a seq is
+        -- never reused once the table has been emptied: the uplink's cursor relies on
+        -- new rows always having larger seqs than any row it has already read.
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
         metric_id INTEGER NOT NULL,
         datatype  INTEGER NOT NULL,
         ts        INTEGER NOT NULL,     -- UTC epoch ms when the value was taken

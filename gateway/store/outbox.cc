@@ -163,6 +163,7 @@ void Outbox::MoveAside(const std::string& reason) {
   acked_.clear();
   depth_ = 0;
   max_accepted_ts_ = 0;
+  max_sensor_ts_ = 0;
 }
 
 Status Outbox::PrepareStatements() {
@@ -206,6 +207,8 @@ Status Outbox::LoadCaches() {
   auto maxts = db_.QueryInt("SELECT coalesce(max(last_ts), 0) FROM metric");
   if (!maxts.ok()) return maxts.status();
   max_accepted_ts_ = maxts.value();
+  auto sensor_ts = GetMeta("max_sensor_ts");
+  max_sensor_ts_ = sensor_ts.ok() ? std::stoll(sensor_ts.value()) : 0;
   auto dropped = GetMeta("dropped_total");
   dropped_total_ = dropped.ok() ? std::stoull(dropped.value()) : 0;
   return Status::Ok();
@@ -268,9 +271,11 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     if (!s.ok()) return fail(s);
     deleted += static_cast<uint64_t>(db_.Changes());
   }
+  if (!acked_.empty()) spdlog::debug("outbox: deleted {} acknowledged rows in {} ranges", deleted, acked_.size());
   // The last value per metric in this batch, for births after a restart.
   std::map<uint32_t, const Reading*> last;
   int64_t max_ts = max_accepted_ts_;
+  int64_t max_sensor_ts = max_sensor_ts_;
   for (const Reading& r : readings) {
     DataType type = DataTypeOf(r.value);
     auto id = MetricId(r, type);
@@ -286,6 +291,14 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     const Reading*& slot = last[id.value()];
     if (!slot || slot->ts_ms <= r.ts_ms) slot = &r;
     max_ts = std::max(max_ts, r.ts_ms);
+    if (!r.sensor_id.empty()) max_sensor_ts = std::max(max_sensor_ts, r.ts_ms);
+  }
+  if (max_sensor_ts != max_sensor_ts_) {
+    put_meta_.BindText(1, "max_sensor_ts");
+    put_meta_.BindText(2, std::to_string(max_sensor_ts));
+    s = put_meta_.Run();
+    put_meta_.Reset();
+    if (!s.ok()) return fail(s);
   }
   for (auto [id, r] : last) {
     update_latest_.BindInt(1, static_cast<int64_t>(DataTypeOf(r->value)));
@@ -317,6 +330,7 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
   }
   acked_.clear();
   max_accepted_ts_ = max_ts;
+  max_sensor_ts_ = max_sensor_ts;
   return Status::Ok();
 }
 

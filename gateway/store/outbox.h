@@ -79,6 +79,9 @@ class Outbox {
   uint64_t depth() const { return depth_; }
   uint64_t dropped_total() const { return dropped_total_; }
   int64_t max_accepted_ts() const { return max_accepted_ts_; }
+  // The newest timestamp of a raw sensor reading ever accepted: where a replaying
+  // driver (the simulator) resumes after a restart.
+  int64_t max_sensor_ts() const { return max_sensor_ts_; }
   std::optional<int64_t> OldestTs();
   uint64_t file_bytes_used();
 
@@ -113,6 +116,7 @@ class Outbox {
   uint64_t dropped_since_log_ = 0;
   int64_t last_drop_log_ms_ = 0;
   int64_t max_accepted_ts_ = 0;
+  int64_t max_sensor_ts_ = 0;
   int64_t in_flight_up_to_ = 0;
   int64_t page_size_ = 4096;
 };

@@ -209,7 +209,9 @@ void MqttUplink::StartConnect() {
 }
 
 void MqttUplink::OnConnected(uint64_t gen) {
-  if (gen != gen_ || stopping_) return;
+  // Paho 1.2 may report the success of one connect more than once; only the first
+  // counts.
+  if (gen != gen_ || stopping_ || state_ != UplinkState::kConnecting) return;
   if (ever_connected_) ++reconnects_;
   ever_connected_ = true;
   backoff_.Reset();
