@@ -167,7 +167,7 @@ struct Rig {
     uplink->set_on_acked([this] { pipeline->RequestCommit(); });
   }
   void Start() {
-    pipeline->Start();
+    pipeline->Start(SystemClock::Instance().NowMs());
     uplink->Start();
   }
   void Stop() {

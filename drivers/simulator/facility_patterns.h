@@ -39,7 +39,15 @@ double ChargingArrivalPerHour(const gateway::LocalDateTime& local, bool dc);
 uint32_t DefaultCapacity(gateway::FacilityType type);
 
 // OCPP 1.6 ChargePointStatus values the simulator produces.
-enum class ConnectorStatus { kAvailable, kPreparing, kCharging, kSuspendedEV, kFinishing, kFaulted };
+enum class ConnectorStatus {
+  kAvailable,
+  kPreparing,
+  kCharging,
+  kSuspendedEV,
+  kFinishing,
+  kFaulted,
+  kUnavailable,  // while the facility is closed
+};
 const char* ConnectorStatusName(ConnectorStatus s);
 
 // ---------------------------------------------------------------------------------------

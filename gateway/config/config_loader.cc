@@ -217,7 +217,10 @@ class Parser {
     }
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // yaml-cpp's operator-> hands out a temporary proxy: copy the handles, do not
+      // bind references into it.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       int key_line = LineOf(key, LineOfPath(path));
       if (!key.IsScalar()) {
         errors_->push_back({info_->file, key_line,
@@ -251,7 +254,7 @@ class Parser {
         Error(child, message);
         continue;
       }
-      field->handle(it->second, child);
+      field->handle(value, child);
     }
   }
 

@@ -109,7 +109,10 @@ int App::Run() {
     });
   });
 
-  Status s = pipeline.Start();
+  // The simulator's first sample is taken exactly at its clock's start: the initial
+  // facility metrics are stamped just before it, since platforms de-duplicate on
+  // (metric, timestamp) and two values at one instant would lose one.
+  Status s = pipeline.Start(sim_clock ? sim_clock->start_ms() - 1 : clock->NowMs());
   if (!s.ok()) {
     spdlog::critical("cannot commit the initial facility state: {}", s.ToString());
     return 1;

@@ -82,12 +82,12 @@ void ConsoleView::Draw() {
   }
   out += "community-gateway  " + config_.group_id + "/" + config_.edge_node_id + "   " + local + " " +
          config_.timezone + "\n\n";
-  out += Pad("设施 Facility", 36) + Pad("在场 Occupancy", 30) + Pad("开放 Open", 12) +
+  out += Pad("设施 Facility", 48) + Pad("在场 Occupancy", 30) + Pad("开放 Open", 12) +
          Pad("今日到访 Visits", 18) + "传感器 Sensors\n";
   for (const auto& f : model_.Snapshot()) {
     char occ[64];
     std::snprintf(occ, sizeof occ, "%3u/%-3u %s", f.occupancy, f.capacity, Bar(f.occupancy, f.capacity, 12).c_str());
-    out += Pad(f.name.empty() ? f.id : f.name, 36) + Pad(occ, 30) +
+    out += Pad(f.name.empty() ? f.id : f.name, 48) + Pad(occ, 30) +
            Pad(f.open ? "开 open" : "关 closed", 12) + Pad(std::to_string(f.entries_today), 18) +
            std::to_string(f.sensors_online) + "/" + std::to_string(f.sensors_total) + " online\n";
   }

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "core/opening_hours.h"
+#include "gateway/opening_hours.h"
 
 namespace gateway {
 

@@ -1,4 +1,4 @@
-#include "core/opening_hours.h"
+#include "gateway/opening_hours.h"
 
 namespace gateway {
 

@@ -78,14 +78,14 @@ void Pipeline::RequestCommit() {
   if (!stopped_) ScheduleCommit();
 }
 
-Status Pipeline::Start() {
+Status Pipeline::Start(int64_t now_ms) {
   auto state = outbox_.GetMeta("model_state");
   if (state.ok()) {
     Status s = model_.LoadState(state.value());
     if (!s.ok()) spdlog::warn("pipeline: facility state not restored: {}", s.ToString());
   }
   committed_state_ = model_.SaveState();
-  model_.EmitAll(clock_.NowMs(), pending_derived_);
+  model_.EmitAll(now_ms, pending_derived_);
   Status s = CommitNow();
   ScheduleTick();
   return s;
@@ -112,8 +112,6 @@ Status Pipeline::CommitNow() {
   size_t raw_count = 0;
   for (const auto& b : batches) raw_count += b.readings.size();
   rows.reserve(raw_count * 2 + pending_derived_.size());
-  for (auto& r : pending_derived_) rows.push_back(std::move(r));
-  pending_derived_.clear();
   std::vector<Reading> raw;
   raw.reserve(raw_count);
   for (auto& b : batches) {
@@ -121,9 +119,14 @@ Status Pipeline::CommitNow() {
   }
   std::vector<Reading> derived;
   model_.Process(raw, derived);
+  // Rows go in time order as far as the pipeline knows it: the drivers' readings, what
+  // they made the model derive (same timestamps), then what the clock's ticks derived
+  // (stamped "now", after the readings that were already waiting).
   for (auto& r : raw) rows.push_back(std::move(r));
-  size_t derived_count = derived.size() + (rows.size() - raw_count);
+  size_t derived_count = derived.size() + pending_derived_.size();
   for (auto& r : derived) rows.push_back(std::move(r));
+  for (auto& r : pending_derived_) rows.push_back(std::move(r));
+  pending_derived_.clear();
 
   std::string state = model_.SaveState();
   Status s = outbox_.Commit(rows, &state);

@@ -46,8 +46,9 @@ class Pipeline final : public ReadingSink {
   // Any thread.
   void Submit(std::vector<Reading> batch, Done done = {}) override;
 
-  // Loop thread: emits the full set of facility metrics and starts the model's tick.
-  Status Start();
+  // Loop thread: emits the full set of facility metrics, stamped now_ms, and starts the
+  // model's tick.
+  Status Start(int64_t now_ms);
   // Loop thread: something (acknowledged deletes) wants a commit even without readings.
   void RequestCommit();
   // Loop thread: refuse new readings, commit what waits. Returns the commit's status.
