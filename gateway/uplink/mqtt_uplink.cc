@@ -593,11 +593,28 @@ void MqttUplink::FinishStop() {
     done();
     return;
   }
-  stop_timer_.expires_after(std::chrono::seconds(3));
-  stop_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+  // Paho 1.2 with MQTT 5 was seen not to complete the disconnect token, so the
+  // client's own connected flag is watched as well; 3 s is the outer bound.
+  WatchDisconnect(SteadyMs() + 3000);
+}
+
+void MqttUplink::WatchDisconnect(int64_t deadline_ms) {
+  stop_timer_.expires_after(std::chrono::milliseconds(20));
+  stop_timer_.async_wait([this, deadline_ms, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || !alive.lock() || !stop_done_) return;
+    bool connected = false;
+    try {
+      connected = client_ && client_->is_connected();
+    } catch (const std::exception&) {
+    }
+    if (connected && SteadyMs() < deadline_ms) {
+      WatchDisconnect(deadline_ms);
+      return;
+    }
+    if (connected) spdlog::warn("uplink: the broker did not confirm the disconnect within 3 s");
     auto done = std::move(stop_done_);
     stop_done_ = nullptr;
+    state_ = UplinkState::kStopped;
     done();
   });
 }

@@ -115,6 +115,7 @@ class MqttUplink {
   void ScheduleNodeMetrics();
   Status Publish(const std::string& topic, std::string payload, uint64_t msg_id);
   void FinishStop();
+  void WatchDisconnect(int64_t deadline_ms);
   std::vector<codec::Metric> NodeMetrics(uint64_t now_ms) const;
   template <typename F>
   void Post(F&& f);

@@ -1,6 +1,9 @@
 """NCMD Node Control/Rebirth: the gateway answers with a new NBIRTH (seq 0, same bdSeq,
 since the MQTT connection is the same) and every DBIRTH again, and data goes on without
-a hole."""
+a hole. Run over MQTT 3.1.1 and MQTT 5; the graceful exit ends with an NDEATH carrying
+the session's bdSeq in both."""
+
+import pytest
 
 import checks
 from helpers import base_config, count_pairs, grid, print_summary, raw_metrics
@@ -17,10 +20,11 @@ FACILITIES = [
 ]
 
 
-def test_rebirth(tmp_path, broker, make_subscriber, make_gateway):
+@pytest.mark.parametrize("mqtt_version", [4, 5], ids=["mqtt311", "mqtt5"])
+def test_rebirth(tmp_path, broker, make_subscriber, make_gateway, mqtt_version):
     sub = make_subscriber(broker)
     cfg = base_config(GROUP, EDGE, tmp_path / "data", FACILITIES, start=START, interval_s=INTERVAL_S,
-                      speed=SPEED, max_samples=N)
+                      speed=SPEED, max_samples=N, uplink={"mqtt_version": mqtt_version})
     gw = make_gateway(cfg, [broker.uri])
     grid_ts = grid(START, INTERVAL_S, N)
     raw = raw_metrics(FACILITIES)
@@ -43,6 +47,11 @@ def test_rebirth(tmp_path, broker, make_subscriber, make_gateway):
     assert second.seq == 0, "rebirth NBIRTH seq %s" % second.seq
     assert second.metric("bdSeq")["value"] == first.metric("bdSeq")["value"], "bdSeq changed on a rebirth"
     assert second.metric("Node Control/Rebirth")["value"] is False
+    node_msgs = [m for m in msgs if m.type is not None]  # the barrier marker has no type
+    ndeaths = by_type(msgs, "NDEATH")
+    assert len(ndeaths) == 1 and ndeaths[0].index == node_msgs[-1].index, \
+        "graceful exit: NDEATHs %s, last message %s" % (ndeaths, node_msgs[-1].type)
+    assert ndeaths[0].metric("bdSeq")["value"] == first.metric("bdSeq")["value"], "NDEATH bdSeq"
 
     # All DBIRTHs again, right after the NBIRTH and before any more DDATA.
     after = [m for m in msgs if m.index > second.index and m.type in ("DBIRTH", "DDATA")]
