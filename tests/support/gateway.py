@@ -117,6 +117,10 @@ class Gateway:
                 f.seek(self.run_offset)
             return f.read()
 
+    def log_count(self, regex, whole=False):
+        """How many times regex matches the current run's log (or every run's)."""
+        return len(re.findall(regex, self.log_text(whole)))
+
     def wait_log(self, regex, timeout, whole=False):
         """Waits for a log line of the current run (or of any run) matching regex;
         returns the match. Fails early when the process has exited."""

@@ -43,7 +43,7 @@ class Mosquitto:
     stop()/restart() (for tests where a persistent-session subscriber must not miss what
     a publisher sends before the subscriber has reconnected)."""
 
-    def __init__(self, workdir, name="mosquitto", persistence=False, username=None, password=None):
+    def __init__(self, workdir, name="mosquitto", persistence=False, username=None, password=None, tls=None):
         self.binary = find_mosquitto()
         if self.binary is None:
             raise RuntimeError("mosquitto not found")
@@ -54,6 +54,10 @@ class Mosquitto:
         self.username = username
         self.password = password
         self.port = None
+        # tls: {"cafile", "certfile", "keyfile", "require_certificate"} adds a TLS listener
+        # on tls_port beside the plain one (which the test's subscriber uses).
+        self.tls = tls
+        self.tls_port = None
         self.proc = None
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
@@ -95,12 +99,24 @@ class Mosquitto:
             lines += ["allow_anonymous false", "password_file %s" % pwfile]
         else:
             lines += ["allow_anonymous true"]
+        if self.tls:
+            if self.tls_port is None:
+                self.tls_port = free_port()
+            lines += ["listener %d 127.0.0.1" % self.tls_port,
+                      "cafile %s" % self.tls["cafile"],
+                      "certfile %s" % self.tls["certfile"],
+                      "keyfile %s" % self.tls["keyfile"],
+                      "require_certificate %s" % ("true" if self.tls.get("require_certificate") else "false")]
         with open(self.conf_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
     @property
     def uri(self):
         return "tcp://127.0.0.1:%d" % self.port
+
+    @property
+    def tls_uri(self):
+        return "ssl://127.0.0.1:%d" % self.tls_port
 
     def reserve_port(self):
         """Picks the port without starting, so a gateway can be pointed at a broker that
