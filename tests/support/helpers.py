@@ -204,7 +204,15 @@ def count_pairs(readings_by_metric, expected_ts, keys):
 
 
 def print_summary(title, **counts):
+    """Prints the figures of a test run; with GATEWAY_SUMMARY_FILE set, also appends them
+    as one JSON line there (scripts/reliability-report.py builds docs/reliability.md
+    from those lines)."""
     print("SUMMARY %s: %s" % (title, ", ".join("%s=%s" % kv for kv in counts.items())))
+    path = os.environ.get("GATEWAY_SUMMARY_FILE")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"title": title, "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                                "counts": counts}, default=str) + "\n")
 
 
 def source_dir():
