@@ -42,6 +42,7 @@ def main():
     ap.add_argument("-k", dest="keyword", default=None)
     args = ap.parse_args()
 
+    args.build = os.path.abspath(args.build)
     env = dict(os.environ)
     env["GATEWAY_BIN"] = os.path.join(args.build, "gateway", "community-gateway")
     env["GATEWAY_PY_PROTO_DIR"] = os.path.join(args.build, "py")
@@ -62,6 +63,8 @@ def main():
             proc = subprocess.run(cmd, cwd=os.path.join(ROOT, "tests", "integration"), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             last = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+            if proc.returncode != 0:
+                print("\n".join(proc.stdout.splitlines()[-40:]), file=sys.stderr)
             skips = [line for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
             rows = []
             if os.path.exists(summary):
