@@ -4,6 +4,7 @@
 # Cross builds set GATEWAY_DEB_ARCH in their toolchain file (cmake/toolchain-*.cmake).
 
 set(PKG_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(GATEWAY_RUNTIME_DEPENDS "libc6 (>= 2.34), libdate-tz3 (>= 3.0.1), libfmt9 (>= 9.1.0+ds1), libgcc-s1 (>= 3.0), libpaho-mqtt1.3 (>= 1.3.0), libpaho-mqttpp3-1 (>= 1.2.0), libprotobuf32 (>= 3.21.12), libspdlog1.10-fmt9, libsqlite3-0 (>= 3.37.0), libstdc++6 (>= 11), libsystemd0, libyaml-cpp0.7 (>= 0.7.0)")
 set(DOC_DIR share/doc/community-gateway)
 
 install(FILES ${CMAKE_SOURCE_DIR}/config/example.yaml DESTINATION /etc/community-gateway RENAME config.yaml)
@@ -42,8 +43,17 @@ charging stations and fitness points, keeps every accepted reading in a local
 SQLite buffer, and forwards them over MQTT as Sparkplug B to city platforms.
 Serves a live status page, Prometheus metrics and health probes, on 127.0.0.1
 by default.")
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser")
+if(CMAKE_CROSSCOMPILING)
+  # dpkg-shlibdeps maps libraries to packages through the dpkg database, which holds
+  # the host's packages, not the sysroot's: name the run-time packages here. Debian 12
+  # gives them the same names on every architecture; this is what dpkg-shlibdeps
+  # computes for the native build (test_package.py checks that it still does).
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser, ${GATEWAY_RUNTIME_DEPENDS}")
+else()
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PKG_DIR}/debian/postinst ${PKG_DIR}/debian/prerm ${PKG_DIR}/debian/postrm ${PKG_DIR}/debian/conffiles)
