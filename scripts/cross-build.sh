@@ -56,8 +56,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   rm -rf "$sysroot"
   mkdir -p "$(dirname "$sysroot")"
   include="$(IFS=,; echo "${target_packages[*]}")"
-  mmdebstrap --quiet --variant=extract --architectures="$arch" --include="$include" bookworm "$sysroot" \
-    "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"
+  if ! mmdebstrap --quiet --variant=extract --architectures="$arch" --include="$include" bookworm "$sysroot" \
+      "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"; then
+    # A security index caught mid-sync fails apt's update. Building against the point
+    # release is safe: the binary links the shared libraries by soname, and the board's
+    # own apt brings their security updates.
+    echo "mmdebstrap with bookworm-security failed; retrying without it" >&2
+    rm -rf "$sysroot"
+    mmdebstrap --quiet --variant=extract --architectures="$arch" --include="$include" bookworm "$sysroot" \
+      "deb $mirror bookworm main" "deb $mirror bookworm-updates main"
+  fi
   echo "$want" > "$stamp"
 fi
 
