@@ -17,6 +17,8 @@ packages=(
   catch2                                      # unit tests
   mosquitto mosquitto-clients                 # broker for the demo and the tests
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
+  python3-cryptography                        # tests: certificates for the TLS tests
+  iproute2 nftables                           # tests: network namespaces and faults
   libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
   chromium fonts-wqy-microhei                 # status page browser test (system Chromium, CJK font)
   python3-prometheus-client                   # /metrics parsed by the reference parser
