@@ -27,8 +27,9 @@ chroot "$root" sh -euc '
   # What StateDirectory= would do, then the unit'"'"'s ExecStart for 3 s.
   install -d -o community-gateway -g community-gateway -m 0750 /var/lib/community-gateway
   cd /var/lib/community-gateway
-  timeout -s TERM 3 su -s /bin/sh community-gateway -c \
-    "community-gateway run --config /etc/community-gateway/config.yaml" >/tmp/run.log 2>&1 || true
+  # timeout inside su: it signals the gateway itself, so nothing outlives the check.
+  su -s /bin/sh community-gateway -c \
+    "timeout -s TERM 3 community-gateway run --config /etc/community-gateway/config.yaml" >/tmp/run.log 2>&1 || true
   grep -q "running:" /tmp/run.log || { cat /tmp/run.log; exit 1; }
   test -s /var/lib/community-gateway/buffer.db
   dpkg --purge community-gateway >/dev/null
