@@ -19,7 +19,13 @@ packages=(
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
   python3-cryptography                        # tests: certificates for the TLS tests
   iproute2 nftables                           # tests: network namespaces and faults
+  libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
+  chromium fonts-wqy-microhei                 # status page browser test (system Chromium, CJK font)
+  python3-prometheus-client                   # /metrics parsed by the reference parser
+  dpkg-dev fakeroot lintian file              # the .deb (CPack) and its checks
 )
+# The browser test's driver (playwright-core) comes from npm, pinned by its lock file.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

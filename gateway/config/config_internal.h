@@ -28,6 +28,7 @@ struct ParseInfo {
   // Values with no field of their own in Config; the validation pass resolves them.
   std::optional<double> max_disk_mb;
   std::string password_file;
+  std::string web_password_file;
 
   bool Has(const std::string& path) const { return lines.count(path) != 0; }
 };

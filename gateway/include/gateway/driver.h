@@ -6,6 +6,7 @@
 // must log, count and retry by itself: it never takes the gateway down.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "gateway/reading_sink.h"
@@ -13,12 +14,21 @@
 
 namespace gateway {
 
+// What a driver reports for the status page and /metrics (loop thread).
+struct DriverStats {
+  uint64_t readings = 0;   // submitted to the sink
+  uint64_t errors = 0;     // bad input, device faults, refused batches: whatever it logged as an error
+  std::string last_error;  // no secrets
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string Name() const = 0;
   virtual Status Start(ReadingSink& sink) = 0;
   virtual void Stop() = 0;
+  // Loop thread. A driver with nothing to report keeps the default.
+  virtual DriverStats Stats() const { return {}; }
 };
 
 }  // namespace gateway
