@@ -9,3 +9,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 cd "$build"
 ctest --output-on-failure -j"${TEST_JOBS:-2}" "$@"
+# The boards are ARM: the same sources cross-built for arm64, packaged, and their unit
+# tests run under qemu-user. SKIP_CROSS=1 leaves it out of a quick local run.
+if [ "${SKIP_CROSS:-0}" != 1 ]; then
+  "$root/scripts/cross-build.sh" arm64
+fi
