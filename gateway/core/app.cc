@@ -12,6 +12,7 @@
 #include "core/console_view.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
+#include "modbus/modbus_driver.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -68,6 +69,9 @@ int App::Run() {
   std::vector<std::unique_ptr<Driver>> drivers;
   if (config_.simulator.enabled) {
     drivers.push_back(std::make_unique<simulator::SimulatorDriver>(io, config_, *sim_clock));
+  }
+  if (!config_.drivers.modbus.devices.empty()) {
+    drivers.push_back(std::make_unique<modbus::ModbusDriver>(config_, *clock));
   }
 
   std::unique_ptr<ConsoleView> view;

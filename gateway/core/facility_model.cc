@@ -25,6 +25,8 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 // it was reset (device reboot, battery change) and counted again from 0.
 constexpr uint64_t kWrapZone = 0xF0000000ull;
 constexpr uint64_t kTwoPow32 = 1ull << 32;
+constexpr uint64_t kTwoPow16 = 1ull << 16;
+constexpr uint64_t kWrapZone16 = kTwoPow16 - 1024;
 // More than this in one step is not people walking through a door but a swapped or
 // re-programmed device: counting it would put thousands of phantom visits in a report.
 constexpr uint64_t kMaxCounterStep = 100000;
@@ -365,6 +367,10 @@ std::optional<uint64_t> FacilityModel::Impl::CountStep(const FacilityState& f, S
     delta = value - c.last;
   } else if (c.last >= kWrapZone && c.last < kTwoPow32 && value < kTwoPow32) {
     delta = kTwoPow32 - c.last + value;
+  } else if (c.last >= kWrapZone16 && c.last < kTwoPow16 && value < kTwoPow16 - kWrapZone16) {
+    // A 16-bit register counter (Modbus) wraps often. The zone is narrow, since such a
+    // counter is polled every few seconds: a reset near the top is rarely mistaken for it.
+    delta = kTwoPow16 - c.last + value;
   } else {
     delta = value;
     if (!s.reset_logged) {
@@ -389,6 +395,15 @@ std::optional<uint64_t> FacilityModel::Impl::CountStep(const FacilityState& f, S
 
 void FacilityModel::Impl::ProcessOne(FacilityState& f, SensorState& s, const Reading& r, Emitter& em) {
   const int64_t ts = r.ts_ms;
+  if (r.point == "online") {
+    // A driver's own verdict (a Modbus device that stopped answering): it is stored as
+    // the raw metric sensors/{id}/online, so the model only follows it, emitting nothing.
+    auto v = AsBool(r.value);
+    if (!v) return;
+    if (*v && (s.last_heard_ms == kNever || ts > s.last_heard_ms)) s.last_heard_ms = ts;
+    s.online = *v;
+    return;
+  }
   if (s.last_heard_ms == kNever || ts > s.last_heard_ms) s.last_heard_ms = ts;
   if (!s.online) {
     s.online = true;
@@ -594,7 +609,9 @@ Result<std::unique_ptr<FacilityModel>> FacilityModel::Create(const Config& confi
 void FacilityModel::Process(const std::vector<Reading>& raw, std::vector<Reading>& out) {
   // Counters are differenced in time order, and the entries of a door sample go before
   // its exits, so that the clamp at 0 never eats people who came in at the same instant.
-  auto rank = [](const Reading& r) { return r.point == "exits_total" ? 1 : 0; };
+  // A driver's "online" goes first, so that its data at the same instant does not make
+  // the model announce the sensor online a second time.
+  auto rank = [](const Reading& r) { return r.point == "online" ? -1 : r.point == "exits_total" ? 1 : 0; };
   std::vector<size_t> order(raw.size());
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
