@@ -13,6 +13,7 @@
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "modbus/modbus_driver.h"
+#include "mqtt_subscriber/mqtt_subscriber.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -72,6 +73,9 @@ int App::Run() {
   }
   if (!config_.drivers.modbus.devices.empty()) {
     drivers.push_back(std::make_unique<modbus::ModbusDriver>(config_, *clock));
+  }
+  if (!config_.drivers.mqtt.subscriptions.empty()) {
+    drivers.push_back(std::make_unique<mqtt_subscriber::MqttSubscriberDriver>(io, config_, *clock));
   }
 
   std::unique_ptr<ConsoleView> view;
