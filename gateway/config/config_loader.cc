@@ -805,7 +805,6 @@ class Parser {
         {"max_body_bytes", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_body_bytes); }},
         {"max_readings", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_readings); }},
         {"max_connections", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_connections); }},
-        {"idle_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.idle_timeout_s); }},
         {"request_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.request_timeout_s); }},
     });
   }

@@ -826,7 +826,6 @@ class Checker {
     Range(p + ".max_body_bytes", h.max_body_bytes, 1024, 64 << 20);
     Range(p + ".max_readings", h.max_readings, 1, 1000000);
     Range(p + ".max_connections", h.max_connections, 1, 100000);
-    Range(p + ".idle_timeout_s", h.idle_timeout_s, 1, 3600);
     Range(p + ".request_timeout_s", h.request_timeout_s, 1, 3600);
   }
 

@@ -14,6 +14,7 @@
 #include "core/pipeline.h"
 #include "modbus/modbus_driver.h"
 #include "mqtt_subscriber/mqtt_subscriber.h"
+#include "http_ingest/http_ingest.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -76,6 +77,9 @@ int App::Run() {
   }
   if (!config_.drivers.mqtt.subscriptions.empty()) {
     drivers.push_back(std::make_unique<mqtt_subscriber::MqttSubscriberDriver>(io, config_, *clock));
+  }
+  if (config_.drivers.http.enabled) {
+    drivers.push_back(std::make_unique<http_ingest::HttpIngestDriver>(io, config_, *clock));
   }
 
   std::unique_ptr<ConsoleView> view;

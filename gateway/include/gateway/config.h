@@ -197,8 +197,7 @@ struct HttpIngestConfig {
   uint32_t max_body_bytes = 1u << 20;
   uint32_t max_readings = 10000;   // per request
   uint32_t max_connections = 256;
-  int idle_timeout_s = 30;     // keep-alive connection without a request
-  int request_timeout_s = 10;  // a request must arrive whole within this (slow clients)
+  int request_timeout_s = 10;  // an idle or partial request is cut off after this (slow clients)
 };
 
 struct DriversConfig {
