@@ -276,6 +276,12 @@ struct ModbusDriver::Impl {
                      d.cfg->id, d.cfg->retries + 1, modbus_strerror(last_err), d.cfg->backoff_max_ms);
       }
       SetOnline(d, false, ts, batch);
+      // A serial adapter that was unplugged (or a pty that went away) only comes back
+      // when the port is opened again.
+      if (line.rtu && line.bus_open) {
+        modbus_close(line.bus);
+        line.bus_open = false;
+      }
       d.next_poll = Clock::now() + milliseconds(d.backoff_ms);
       if (!batch.empty()) Commit(std::move(batch));
       return;

@@ -142,11 +142,13 @@ def _serve(mode, where, baud):
         else:
             server = ModbusSerialServer(context, framer=framer, port=where, baudrate=int(baud),
                                         response_manipulator=manipulate)
+        if mode == "rtu":
+            await server.start()  # pymodbus 3.0: a serial server opens its port here
+            if server.transport is None:
+                raise SystemExit("cannot open %s" % where)
         task = asyncio.ensure_future(server.serve_forever())
         if mode == "tcp":
             await asyncio.wait_for(server.serving, 10)
-        else:
-            await asyncio.sleep(0.3)
         threading.Thread(target=commands, daemon=True).start()
         print("ready", flush=True)
         await task
