@@ -17,6 +17,9 @@ packages=(
   catch2                                      # unit tests
   mosquitto mosquitto-clients                 # broker for the demo and the tests
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
+  libmodbus-dev                               # Modbus TCP/RTU driver
+  python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
+  clang libclang-rt-dev                       # libFuzzer targets (optional)
 )
 
 missing=()
