@@ -71,6 +71,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
   bool skip_head_done = false;
   MqttSubscriberStats stats;
   uint64_t log_budget = 20;  // bad-payload warnings before they go to debug
+  bool busy_logged = false;
 
   std::string Host() const {
     std::string rest = m.broker.substr(m.broker.find("://") + 3);
@@ -257,12 +258,17 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
     sink->Submit(std::move(batch), [this, self, copy, g, ack, id](const Status& s) {
       if (s.ok()) {
         stats.readings += copy->size();
+        busy_logged = false;
         if (ack) MarkReady(g, 0, id);
         return;
       }
       if (s.code() == Status::Code::kBusy && !stopped && g == gen) {
         // The PUBACK waits with the batch; the broker keeps the message meanwhile.
         ++stats.busy_retries;
+        if (!busy_logged) {
+          busy_logged = true;
+          spdlog::info("mqtt: the core is behind; messages wait unacknowledged until their readings are committed");
+        }
         auto t = std::make_shared<asio::steady_timer>(io, kBusyRetry);
         t->async_wait([this, self, t, copy, g, ack, id](error_code ec) {
           if (ec || stopped || g != gen) return;

@@ -823,6 +823,11 @@ class Checker {
         break;
       }
     }
+    if (int64_t(h.max_readings) > int64_t(c_.buffer.max_pending_readings)) {
+      Warn(p + ".max_readings", "larger than buffer.max_pending_readings (" +
+                                    std::to_string(c_.buffer.max_pending_readings) +
+                                    "): a batch that large is always answered 429");
+    }
     Range(p + ".max_body_bytes", h.max_body_bytes, 1024, 64 << 20);
     Range(p + ".max_readings", h.max_readings, 1, 1000000);
     Range(p + ".max_connections", h.max_connections, 1, 100000);

@@ -31,6 +31,7 @@ constexpr uint64_t kWrapZone16 = kTwoPow16 - 1024;
 // re-programmed device: counting it would put thousands of phantom visits in a report.
 constexpr uint64_t kMaxCounterStep = 100000;
 constexpr int64_t kDefaultSilentMs = 300'000;
+constexpr int64_t kDefaultPushSilentMs = 3'600'000;
 constexpr int kStateVersion = 1;
 
 enum class OccupancySource { kNone, kOccupancySensors, kDoorCounters, kSeats, kConnectors, kEquipment };
@@ -320,6 +321,18 @@ int64_t SilentMs(const Config& config, const SensorConfig& sc) {
   // samples; give it three intervals.
   if (sc.driver == "simulator" && config.simulator.interval_s > 0) {
     return std::max<int64_t>(kDefaultSilentMs, int64_t(config.simulator.interval_s * 3000.0));
+  }
+  // Pushed readings (a zigbee seat sensor, a meal terminal) come when something changes
+  // and from periodic reports, often an hour apart: five quiet minutes say nothing.
+  if (sc.driver == "mqtt" || sc.driver == "http") return kDefaultPushSilentMs;
+  if (sc.driver == "modbus") {
+    int64_t ms = kDefaultSilentMs;
+    for (const auto& d : config.drivers.modbus.devices) {
+      for (const auto& r : d.registers) {
+        if ((r.sensor.empty() ? d.sensor : r.sensor) == sc.id) ms = std::max<int64_t>(ms, 3 * int64_t(d.poll_interval_ms));
+      }
+    }
+    return ms;
   }
   return kDefaultSilentMs;
 }

@@ -134,3 +134,28 @@ def test_mqtt_subscriber(tmp_path, broker, make_broker, make_subscriber, make_ga
     sub.wait_for(value_is("canteen-1", "sensors/seat-1/occupied", False), 15, "seat-1 free after restart")
     sub.wait_for(value_is("canteen-1", "visits/entries", 12), 15, "visits 12 after restart")
     assert gw.terminate(timeout=30) == 0
+
+
+def test_mqtt_no_ack_before_commit(tmp_path, broker, make_broker, make_subscriber, make_gateway):
+    """A message whose readings the core cannot take (kBusy: a batch larger than
+    max_pending_readings) stays unacknowledged; after a SIGKILL, the next gateway run
+    with the same client id gets it again from the broker's session and commits it. A
+    client that acknowledged on receipt (Paho) would have lost it."""
+    local = make_broker(name="local")
+    sub = make_subscriber(broker)
+    cfg = config(tmp_path, local)
+    cfg["buffer"]["max_pending_readings"] = 1  # two readings per message: always refused
+    gw = make_gateway(cfg, [broker.uri], name="held")
+    gw.wait_log(r"mqtt: connected to", 15)
+    gw.wait_log(r"uplink: NBIRTH", 15)
+    mosquitto_pub(local, "zigbee2mqtt/seat-1", '{"occupancy":true,"battery":55}')
+    gw.wait_log(r"mqtt: the core is behind; messages wait unacknowledged", 15)
+    sub.assert_none_for(value_is("canteen-1", "sensors/seat-1/battery", 55), 1.0, "a refused reading published")
+    gw.kill()
+
+    cfg["buffer"]["max_pending_readings"] = 100000
+    gw2 = make_gateway(cfg, [broker.uri], name="room")
+    gw2.wait_log(r"mqtt: connected to .* \(session resumed\)", 15)
+    sub.wait_for(value_is("canteen-1", "sensors/seat-1/battery", 55), 15, "the held message after the crash")
+    sub.wait_for(value_is("canteen-1", "sensors/seat-1/occupied", True), 5, "its other point")
+    assert gw2.terminate(timeout=30) == 0

@@ -47,6 +47,7 @@ struct SensorConfig {
   uint32_t connectors = 0;           // charge points: number of connectors
   double max_power_kw = 0;           // charge points: 7 (AC) or 60 (DC) typical
   double silent_after_s = 0;         // offline when not heard for this long; 0 = 3x the driver interval
+                                     // (simulator, modbus; at least 300 s), 3600 s for mqtt and http
   int line = 0;
 };
 
