@@ -95,7 +95,7 @@ struct ModbusDriver::Impl {
     if (line.rtu) {
       if (!line.bus_open) {
         if (modbus_connect(line.bus) != 0) {
-          spdlog::warn("modbus {}: cannot open serial port {}: {}", d.cfg->id, d.cfg->serial_port,
+          if (d.failures == 0) spdlog::warn("modbus {}: cannot open serial port {}: {}", d.cfg->id, d.cfg->serial_port,
                        modbus_strerror(errno));
           return false;
         }
@@ -238,8 +238,11 @@ struct ModbusDriver::Impl {
           any_answer = true;
           spdlog::warn("modbus {}: exception reply to a read of {} at {}: {} (check the register map)",
                        d.cfg->id, b.count, b.address, modbus_strerror(err));
+          continue;
         }
-        continue;
+        // Not answering after the retries: the other blocks would only wait out their
+        // timeouts too, holding up the other devices on this bus.
+        break;
       }
       any_answer = true;
       for (size_t idx : b.entries) {

@@ -137,7 +137,6 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
           skip_head.append(rest.substr(0, std::min<size_t>(take, kHeadRoom - skip_head.size())));
           if (auto head = ParsePublishHead(skip_flags, skip_head)) {
             skip_head_done = true;
-            skip_flags = uint8_t(head->qos);
             ++stats.oversize;
             spdlog::warn("mqtt: message on '{}' is larger than max_payload_bytes ({}); discarded", head->topic,
                          m.max_payload_bytes);
