@@ -110,6 +110,19 @@ HttpIngestDriver::~HttpIngestDriver() = default;
 uint16_t HttpIngestDriver::port() const { return impl_->server.port(); }
 const HttpIngestStats& HttpIngestDriver::stats() const { return impl_->stats; }
 
+std::vector<std::pair<std::string, uint64_t>> HttpIngestDriver::Counters() const {
+  const auto& s = impl_->stats;
+  const auto hs = impl_->server.stats();
+  return {{"requests", s.requests},
+          {"accepted_readings", s.accepted_readings},
+          {"bad_requests", s.bad_requests},
+          {"busy", s.busy},
+          {"too_large", hs.too_large},
+          {"unauthorized", hs.unauthorized},
+          {"timeouts", hs.timeouts},
+          {"connections_refused", hs.connections_refused}};
+}
+
 Status HttpIngestDriver::Start(gateway::ReadingSink& sink) {
   Impl& d = *impl_;
   d.sink = &sink;

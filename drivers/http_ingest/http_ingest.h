@@ -42,6 +42,7 @@ class HttpIngestDriver final : public gateway::Driver {
 
   uint16_t port() const;  // the bound port (after Start)
   const HttpIngestStats& stats() const;
+  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
 
  private:
   struct Impl;

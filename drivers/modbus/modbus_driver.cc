@@ -328,6 +328,14 @@ ModbusDriver::~ModbusDriver() {
 
 const ModbusStats& ModbusDriver::stats() const { return impl_->stats; }
 
+std::vector<std::pair<std::string, uint64_t>> ModbusDriver::Counters() const {
+  const auto& s = impl_->stats;
+  return {{"polls", s.polls.load()},           {"failed_polls", s.failed_polls.load()},
+          {"request_errors", s.request_errors.load()}, {"bad_replies", s.bad_replies.load()},
+          {"exceptions", s.exceptions.load()}, {"bad_values", s.bad_values.load()},
+          {"busy_retries", s.busy_retries.load()}, {"readings", s.readings.load()}};
+}
+
 Status ModbusDriver::Start(gateway::ReadingSink& sink) {
   Impl& m = *impl_;
   m.sink = &sink;

@@ -51,6 +51,7 @@ class ModbusDriver final : public gateway::Driver {
   void Stop() override;
 
   const ModbusStats& stats() const;
+  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
 
  private:
   struct Impl;

@@ -368,6 +368,15 @@ MqttSubscriberDriver::~MqttSubscriberDriver() = default;
 
 const MqttSubscriberStats& MqttSubscriberDriver::stats() const { return impl_->stats; }
 
+std::vector<std::pair<std::string, uint64_t>> MqttSubscriberDriver::Counters() const {
+  const auto& s = impl_->stats;
+  return {{"messages", s.messages},         {"readings", s.readings},
+          {"acked", s.acked},               {"bad_payloads", s.bad_payloads},
+          {"unmatched", s.unmatched},       {"oversize", s.oversize},
+          {"busy_retries", s.busy_retries}, {"connects", s.connects},
+          {"connection_losses", s.connection_losses}};
+}
+
 Status MqttSubscriberDriver::Start(gateway::ReadingSink& sink) {
   impl_->sink = &sink;
   spdlog::info("mqtt: subscribing to {} filters on {}", impl_->mapping.Filters().size(), impl_->m.broker);

@@ -50,6 +50,7 @@ class MqttSubscriberDriver final : public gateway::Driver {
   void Stop() override;
 
   const MqttSubscriberStats& stats() const;
+  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
 
  private:
   struct Impl;

@@ -6,7 +6,10 @@
 // must log, count and retry by itself: it never takes the gateway down.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gateway/reading_sink.h"
 #include "gateway/status.h"
@@ -19,6 +22,9 @@ class Driver {
   virtual std::string Name() const = 0;
   virtual Status Start(ReadingSink& sink) = 0;
   virtual void Stop() = 0;
+  // The driver's counters (bad replies, malformed payloads, ...) by name, for status
+  // pages and metrics. Loop thread.
+  virtual std::vector<std::pair<std::string, uint64_t>> Counters() const { return {}; }
 };
 
 }  // namespace gateway
