@@ -1,8 +1,10 @@
 // community-gateway: argv -> config -> App::Run.
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/app.h"
@@ -47,9 +49,17 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(cli, argc, argv);
 
-  auto logger = spdlog::stderr_color_mt("gateway");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  // Under systemd (JOURNAL_STREAM names our stderr) log straight to the journal, with
+  // priorities, so `journalctl -u community-gateway -p warning` finds the problems.
+  if (std::getenv("JOURNAL_STREAM") != nullptr && run->parsed()) {
+    auto logger = std::make_shared<spdlog::logger>(
+        "gateway", std::make_shared<spdlog::sinks::systemd_sink_mt>("community-gateway"));
+    spdlog::set_default_logger(logger);
+  } else {
+    auto logger = spdlog::stderr_color_mt("gateway");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  }
 
   gateway::ConfigLoad load = gateway::LoadConfig(config_path);
   if (check->parsed()) {

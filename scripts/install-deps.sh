@@ -20,7 +20,13 @@ packages=(
   libmodbus-dev                               # Modbus TCP/RTU driver
   python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
   clang libclang-rt-dev                       # libFuzzer targets (optional)
+  libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
+  chromium fonts-wqy-microhei                 # status page browser test (system Chromium, CJK font)
+  python3-prometheus-client                   # /metrics parsed by the reference parser
+  dpkg-dev fakeroot lintian file              # the .deb (CPack) and its checks
 )
+# The browser test's driver (playwright-core) comes from npm, pinned by its lock file.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

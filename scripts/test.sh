@@ -5,6 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
+"$root/tests/browser/setup.sh"
 build="${BUILD_DIR:-$root/build}"
 cd "$build"
 ctest --output-on-failure -j"${TEST_JOBS:-2}" "$@"

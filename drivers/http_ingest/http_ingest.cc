@@ -41,8 +41,10 @@ struct HttpIngestDriver::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
   HttpIngestStats stats;
   uint64_t log_budget = 20;
+  std::string last_error;  // for Stats()
 
   void Warn(const std::string& text) {
+    last_error = text.size() > 200 ? text.substr(0, 200) + "..." : text;
     if (log_budget > 0) {
       --log_budget;
       spdlog::warn("http ingest: {}{}", text, log_budget == 0 ? " (further ones at debug level)" : "");
@@ -88,6 +90,7 @@ struct HttpIngestDriver::Impl : std::enable_shared_from_this<Impl> {
       }
       if (s.code() == Status::Code::kBusy) {
         ++stats.busy;
+        last_error = "429: the core is behind (buffer.max_pending_readings)";
         auto res = http::MakeResponse(*head, http::HttpStatus::too_many_requests,
                                       JsonError("the gateway is behind; nothing was stored, send again later"),
                                       "application/json");
@@ -110,17 +113,14 @@ HttpIngestDriver::~HttpIngestDriver() = default;
 uint16_t HttpIngestDriver::port() const { return impl_->server.port(); }
 const HttpIngestStats& HttpIngestDriver::stats() const { return impl_->stats; }
 
-std::vector<std::pair<std::string, uint64_t>> HttpIngestDriver::Counters() const {
+gateway::DriverStats HttpIngestDriver::Stats() const {
   const auto& s = impl_->stats;
   const auto hs = impl_->server.stats();
-  return {{"requests", s.requests},
-          {"accepted_readings", s.accepted_readings},
-          {"bad_requests", s.bad_requests},
-          {"busy", s.busy},
-          {"too_large", hs.too_large},
-          {"unauthorized", hs.unauthorized},
-          {"timeouts", hs.timeouts},
-          {"connections_refused", hs.connections_refused}};
+  gateway::DriverStats out;
+  out.readings = s.accepted_readings;
+  out.errors = s.bad_requests + s.busy + hs.too_large + hs.unauthorized + hs.timeouts;
+  out.last_error = impl_->last_error;
+  return out;
 }
 
 Status HttpIngestDriver::Start(gateway::ReadingSink& sink) {

@@ -42,7 +42,8 @@ class HttpIngestDriver final : public gateway::Driver {
 
   uint16_t port() const;  // the bound port (after Start)
   const HttpIngestStats& stats() const;
-  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
+  // Readings committed; errors = 400s + 429s + the server's 413/431, 401 and timeouts.
+  gateway::DriverStats Stats() const override;
 
  private:
   struct Impl;

@@ -74,6 +74,13 @@ struct ModbusDriver::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::unique_ptr<Line>> lines;
   ModbusStats stats;
+  std::mutex error_mu;
+  std::string last_error;  // for Stats(); guarded by error_mu
+
+  void NoteError(const std::string& text) {
+    std::lock_guard<std::mutex> lk(error_mu);
+    last_error = text;
+  }
 
   bool Stopping() {
     std::lock_guard<std::mutex> lk(shared->mu);
@@ -172,6 +179,7 @@ struct ModbusDriver::Impl {
         ++stats.bad_replies;
         spdlog::warn("modbus {}: malformed reply to a read of {} at {}: {}", d.cfg->id, b.count, b.address,
                      modbus_strerror(err));
+        NoteError(d.cfg->id + ": malformed reply: " + modbus_strerror(err));
       }
       // Timeouts, resets and garbage leave the stream in an unknown state: start clean.
       Disconnect(line, d);
@@ -238,6 +246,7 @@ struct ModbusDriver::Impl {
           any_answer = true;
           spdlog::warn("modbus {}: exception reply to a read of {} at {}: {} (check the register map)",
                        d.cfg->id, b.count, b.address, modbus_strerror(err));
+          NoteError(d.cfg->id + ": exception reply: " + modbus_strerror(err));
           continue;
         }
         // Not answering after the retries: the other blocks would only wait out their
@@ -254,6 +263,7 @@ struct ModbusDriver::Impl {
                                                       : DecodeBit(bits[off], e);
         if (!v.ok()) {
           ++stats.bad_values;
+          NoteError(d.cfg->id + ": " + e.point + ": " + v.status().message());
           spdlog::warn("modbus {}: {}/{} at {}: {}", d.cfg->id, e.sensor.empty() ? d.cfg->sensor : e.sensor, e.point,
                        e.address, v.status().message());
           continue;
@@ -278,6 +288,7 @@ struct ModbusDriver::Impl {
                      "{} ms",
                      d.cfg->id, d.cfg->retries + 1, modbus_strerror(last_err), d.cfg->backoff_max_ms);
       }
+      NoteError(d.cfg->id + ": no answer (" + modbus_strerror(last_err) + ")");
       SetOnline(d, false, ts, batch);
       // A serial adapter that was unplugged (or a pty that went away) only comes back
       // when the port is opened again.
@@ -328,12 +339,14 @@ ModbusDriver::~ModbusDriver() {
 
 const ModbusStats& ModbusDriver::stats() const { return impl_->stats; }
 
-std::vector<std::pair<std::string, uint64_t>> ModbusDriver::Counters() const {
+gateway::DriverStats ModbusDriver::Stats() const {
   const auto& s = impl_->stats;
-  return {{"polls", s.polls.load()},           {"failed_polls", s.failed_polls.load()},
-          {"request_errors", s.request_errors.load()}, {"bad_replies", s.bad_replies.load()},
-          {"exceptions", s.exceptions.load()}, {"bad_values", s.bad_values.load()},
-          {"busy_retries", s.busy_retries.load()}, {"readings", s.readings.load()}};
+  gateway::DriverStats out;
+  out.readings = s.readings.load();
+  out.errors = s.failed_polls.load() + s.bad_replies.load() + s.exceptions.load() + s.bad_values.load();
+  std::lock_guard<std::mutex> lk(impl_->error_mu);
+  out.last_error = impl_->last_error;
+  return out;
 }
 
 Status ModbusDriver::Start(gateway::ReadingSink& sink) {

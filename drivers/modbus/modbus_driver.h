@@ -51,7 +51,9 @@ class ModbusDriver final : public gateway::Driver {
   void Stop() override;
 
   const ModbusStats& stats() const;
-  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
+  // Readings committed; errors = failed polls + malformed replies + exception replies +
+  // undecodable values; the last of them in words.
+  gateway::DriverStats Stats() const override;
 
  private:
   struct Impl;

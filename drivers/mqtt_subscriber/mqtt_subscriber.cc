@@ -72,6 +72,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
   MqttSubscriberStats stats;
   uint64_t log_budget = 20;  // bad-payload warnings before they go to debug
   bool busy_logged = false;
+  std::string last_error;  // for Stats()
 
   std::string Host() const {
     std::string rest = m.broker.substr(m.broker.find("://") + 3);
@@ -217,6 +218,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Warn(const std::string& text) {
+    last_error = text.size() > 200 ? text.substr(0, 200) + "..." : text;
     if (log_budget > 0) {
       --log_budget;
       spdlog::warn("mqtt: {}{}", text, log_budget == 0 ? " (further ones at debug level)" : "");
@@ -347,7 +349,10 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
     keepalive_timer.cancel();
     connect_timer.cancel();
     if (stopped) return;
-    if (was) ++stats.connection_losses;
+    if (was) {
+      ++stats.connection_losses;
+      last_error = why;
+    }
     backoff_ms = backoff_ms == 0 ? m.reconnect_min_ms : std::min<int64_t>(backoff_ms * 2, m.reconnect_max_ms);
     const int64_t delay = backoff_ms / 2 + int64_t(rng() % uint64_t(backoff_ms / 2 + 1));
     if (was || stats.connects == 0) spdlog::warn("mqtt: {} ({}); retrying in {} ms", why, m.broker, delay);
@@ -368,13 +373,13 @@ MqttSubscriberDriver::~MqttSubscriberDriver() = default;
 
 const MqttSubscriberStats& MqttSubscriberDriver::stats() const { return impl_->stats; }
 
-std::vector<std::pair<std::string, uint64_t>> MqttSubscriberDriver::Counters() const {
+gateway::DriverStats MqttSubscriberDriver::Stats() const {
   const auto& s = impl_->stats;
-  return {{"messages", s.messages},         {"readings", s.readings},
-          {"acked", s.acked},               {"bad_payloads", s.bad_payloads},
-          {"unmatched", s.unmatched},       {"oversize", s.oversize},
-          {"busy_retries", s.busy_retries}, {"connects", s.connects},
-          {"connection_losses", s.connection_losses}};
+  gateway::DriverStats out;
+  out.readings = s.readings;
+  out.errors = s.bad_payloads + s.oversize + s.connection_losses;
+  out.last_error = impl_->last_error;
+  return out;
 }
 
 Status MqttSubscriberDriver::Start(gateway::ReadingSink& sink) {

@@ -50,7 +50,8 @@ class MqttSubscriberDriver final : public gateway::Driver {
   void Stop() override;
 
   const MqttSubscriberStats& stats() const;
-  std::vector<std::pair<std::string, uint64_t>> Counters() const override;
+  // Readings committed; errors = bad payloads + oversize messages + lost connections.
+  gateway::DriverStats Stats() const override;
 
  private:
   struct Impl;

@@ -31,6 +31,7 @@ struct ParseInfo {
   // drivers.mqtt.password_file, drivers.http.token_file (read by the validation pass).
   std::string mqtt_password_file;
   std::string http_token_file;
+  std::string web_password_file;
 
   bool Has(const std::string& path) const { return lines.count(path) != 0; }
 };

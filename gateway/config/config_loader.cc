@@ -184,6 +184,22 @@ class Parser {
         {"simulator", [&](const YAML::Node& v, const std::string& p) { Simulator(v, p); }},
         {"facilities", [&](const YAML::Node& v, const std::string& p) { Facilities(v, p); }},
         {"drivers", [&](const YAML::Node& v, const std::string& p) { Drivers(v, p); }},
+        {"web", [&](const YAML::Node& v, const std::string& p) { Web(v, p); }},
+    });
+  }
+
+  void Web(const YAML::Node& node, const std::string& path) {
+    WebConfig& w = config_->web;
+    Map(node, path, {
+        {"enabled", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &w.enabled); }},
+        {"address", [&](const YAML::Node& v, const std::string& p) { String(v, p, &w.address); }},
+        {"port", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &w.port); }},
+        {"username", [&](const YAML::Node& v, const std::string& p) { String(v, p, &w.username); }},
+        {"password", [&](const YAML::Node& v, const std::string& p) { String(v, p, &w.password); }},
+        {"password_file",
+         [&](const YAML::Node& v, const std::string& p) { String(v, p, &info_->web_password_file); }},
+        {"max_connections", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &w.max_connections); }},
+        {"push_interval_ms", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &w.push_interval_ms); }},
     });
   }
 

@@ -6,6 +6,7 @@
 // the line of the key concerned, and fills in the defaults that depend on other values.
 // Secrets (uplink.password, uplink.tls.key_password, the content of password_file)
 // never appear in a message.
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +126,7 @@ class Checker {
     Simulator();
     Facilities();
     Drivers();
+    Web();
   }
 
  private:
@@ -835,6 +837,55 @@ class Checker {
   }
 
   const ParseInfo& info_;
+  // The status page may show who is in which facility: open to the LAN only with a password.
+  void Web() {
+    WebConfig& w = c_.web;
+    Range("web.port", w.port, 0, 65535);
+    Range("web.max_connections", w.max_connections, 1, 1024);
+    Range("web.push_interval_ms", w.push_interval_ms, 100, 60000);
+    bool loopback = true;
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (::inet_pton(AF_INET, w.address.c_str(), buf) == 1) {
+      loopback = buf[0] == 127;
+    } else if (::inet_pton(AF_INET6, w.address.c_str(), buf) == 1) {
+      static const unsigned char kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+      loopback = std::memcmp(buf, kLoop6, 16) == 0;
+    } else {
+      Error("web.address", "'" + w.address + "' is not an IPv4 or IPv6 address (0.0.0.0 for every interface)");
+      return;
+    }
+    const std::string& file = info_.web_password_file;
+    if (!file.empty() && !w.password.empty()) {
+      Error("web.password_file", "give either web.password or web.password_file, not both");
+      return;
+    }
+    if (!file.empty()) {
+      auto text = ReadSmallFile(file, kMaxPasswordFileBytes);
+      if (!text.ok()) {
+        Error("web.password_file", text.status().message());
+        return;
+      }
+      std::string pw = std::move(text.value());
+      while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+      if (pw.empty()) {
+        Error("web.password_file", "'" + file + "' is empty");
+        return;
+      }
+      w.password = std::move(pw);
+    }
+    if (w.enabled && !loopback && w.password.empty()) {
+      Error("web.password", "required when web.address (" + w.address +
+                                ") is not a loopback address; set web.password or web.password_file");
+    }
+    if (!w.password.empty() && w.username.empty()) Error("web.username", "must not be empty with a password");
+    if (!w.password.empty() && file.empty()) {
+      struct stat st {};
+      if (::stat(info_.file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
+        Warn("web.password", "config file is readable by other users; use password_file with mode 0600");
+      }
+    }
+  }
+
   Config& c_;
   std::vector<ConfigError>* errors_;
   std::vector<ConfigError>* warnings_;

@@ -12,12 +12,14 @@
 #include "core/console_view.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
+#include "core/systemd_notify.h"
+#include "http_ingest/http_ingest.h"
 #include "modbus/modbus_driver.h"
 #include "mqtt_subscriber/mqtt_subscriber.h"
-#include "http_ingest/http_ingest.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
+#include "web/web_server.h"
 
 namespace gateway {
 
@@ -87,6 +89,19 @@ int App::Run() {
     view = std::make_unique<ConsoleView>(io, config_, *model.value(), pipeline, *outbox.value(), uplink, *clock);
   }
 
+  // The status page and /metrics. A port in use is logged, not fatal: the readings
+  // matter more than the page.
+  std::unique_ptr<web::WebServer> web_server;
+  if (config_.web.enabled) {
+    auto recent = std::make_shared<web::RecentLog>();
+    spdlog::default_logger()->sinks().push_back(recent);
+    web_server = std::make_unique<web::WebServer>(
+        io, config_,
+        web::Sources{*model.value(), pipeline, *outbox.value(), uplink, *clock, drivers, recent, options_.version});
+    uplink.set_publish_latency_observer([&](double s) { web_server->ObservePublishLatency(s); });
+  }
+  SystemdNotify systemd(io);
+
   int exit_code = 0;
   bool stopping = false;
   boost::asio::steady_timer grace(io);
@@ -95,6 +110,8 @@ int App::Run() {
     if (stopping) return;
     stopping = true;
     spdlog::info("shutting down ({})", why);
+    systemd.Stopping();
+    if (web_server) web_server->set_stopping();
     for (auto& d : drivers) d->Stop();
     if (view) view->Stop();
     Status s = pipeline.Stop();
@@ -109,6 +126,7 @@ int App::Run() {
     });
     uplink.Stop([&] {
       grace.cancel();
+      if (web_server) web_server->Stop();
       io.stop();
     });
   };
@@ -135,8 +153,14 @@ int App::Run() {
     if (!ds.ok()) spdlog::error("driver {} did not start: {}", d->Name(), ds.ToString());
   }
   if (view) view->Start();
+  if (web_server) {
+    Status ws = web_server->Start();
+    if (!ws.ok()) spdlog::error("status page not available: {}", ws.ToString());
+  }
   spdlog::info("gateway {}/{} running: {} facilities", config_.group_id, config_.edge_node_id,
                config_.facilities.size());
+  systemd.Ready(std::to_string(config_.facilities.size()) + " facilities; buffer " +
+                std::to_string(outbox.value()->depth()) + " readings");
 
   io.run();
   auto ps = pipeline.stats();

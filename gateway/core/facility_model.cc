@@ -858,7 +858,21 @@ std::vector<FacilitySnapshot> FacilityModel::Snapshot() const {
     s.open = f.open.value_or(false);
     s.entries_today = f.entries_today;
     s.sensors_total = uint32_t(f.sensors.size());
-    for (const auto& sensor : f.sensors) s.sensors_online += sensor.online ? 1 : 0;
+    s.meals_today = f.meals_today;
+    s.checkins_today = f.checkins_today;
+    for (const auto& sensor : f.sensors) {
+      s.sensors_online += sensor.online ? 1 : 0;
+      s.sensors.push_back({sensor.id, sensor.kind, sensor.online,
+                           sensor.last_heard_ms == kNever ? int64_t{-1} : sensor.last_heard_ms});
+      for (size_t n = 0; n < sensor.connectors.size(); ++n) {
+        const ConnectorState& c = sensor.connectors[n];
+        s.connectors.push_back({sensor.connector_base + uint32_t(n) + 1, sensor.id,
+                                c.status.value.value_or("Unavailable"), double(c.power_kw.value.value_or(0.0f))});
+      }
+      if (sensor.kind == SensorKind::kEquipment) {
+        s.equipment.push_back({sensor.id, sensor.flag.value.value_or(false), sensor.sessions_today});
+      }
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -26,6 +26,27 @@
 
 namespace gateway {
 
+// Per-sensor detail for the status page and /metrics.
+struct SensorSnapshot {
+  std::string id;
+  SensorKind kind = SensorKind::kDoorCounter;
+  bool online = false;
+  int64_t last_heard_ms = -1;  // on the gateway Clock; -1 = never heard
+};
+
+struct ConnectorSnapshot {
+  uint32_t number = 0;      // facility-wide, as in connectors/{n}/status
+  std::string sensor_id;    // the charge point
+  std::string status;       // OCPP status; "Unavailable" before the charge point spoke
+  double power_kw = 0;
+};
+
+struct EquipmentSnapshot {
+  std::string id;
+  bool in_use = false;
+  uint32_t sessions_today = 0;
+};
+
 struct FacilitySnapshot {
   std::string id;
   std::string name;
@@ -36,6 +57,11 @@ struct FacilitySnapshot {
   uint64_t entries_today = 0;
   uint32_t sensors_total = 0;
   uint32_t sensors_online = 0;
+  uint32_t meals_today = 0;
+  uint32_t checkins_today = 0;
+  std::vector<SensorSnapshot> sensors;
+  std::vector<ConnectorSnapshot> connectors;
+  std::vector<EquipmentSnapshot> equipment;
 };
 
 class FacilityModel {

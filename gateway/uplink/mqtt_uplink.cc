@@ -401,6 +401,7 @@ void MqttUplink::Drain() {
         InFlight flight;
         flight.batch = batch_id;
         flight.readings = end - start;
+        flight.sent = std::chrono::steady_clock::now();
         for (size_t i = start; i < end; ++i) {
           const auto* r = group[i];
           metrics.push_back(codec::Metric{outbox_.metric(r->metric_id).name, r->value,
@@ -440,6 +441,9 @@ void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& wh
   } else {
     readings_published_ += flight.readings;
     if (ack_observer_) ack_observer_(flight.ts);
+    if (latency_observer_) {
+      latency_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - flight.sent).count());
+    }
   }
   if (b->second.pending == 0) {
     bool failed = b->second.failed;

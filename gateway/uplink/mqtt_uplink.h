@@ -21,6 +21,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,6 +80,8 @@ class MqttUplink {
   // Called after acknowledgements, so the owner of commits deletes acked rows soon
   // even when no new readings arrive.
   void set_on_acked(std::function<void()> f) { on_acked_ = std::move(f); }
+  // For the metrics: seconds from handing a DDATA to Paho to its PUBACK (loop thread).
+  void set_publish_latency_observer(std::function<void(double)> f) { latency_observer_ = std::move(f); }
   // For the benchmark: the timestamps of the readings of each acknowledged message.
   void set_ack_observer(std::function<void(const std::vector<int64_t>&)> f) {
     ack_observer_ = std::move(f);
@@ -89,6 +92,7 @@ class MqttUplink {
     uint64_t batch = 0;
     size_t readings = 0;
     std::vector<int64_t> ts;  // only with an ack observer
+    std::chrono::steady_clock::time_point sent;  // publish latency, real time even when simulated
   };
   struct Batch {
     int64_t lo = 0, hi = 0;
@@ -169,6 +173,7 @@ class MqttUplink {
 
   std::function<void()> on_acked_;
   std::function<void(const std::vector<int64_t>&)> ack_observer_;
+  std::function<void(double)> latency_observer_;
 };
 
 }  // namespace gateway::uplink

@@ -244,6 +244,13 @@ TEST_CASE("config: example.yaml loads and documents the defaults", "[config]") {
   CHECK(c.simulator.start == d.simulator.start);
   CHECK(c.simulator.max_samples == d.simulator.max_samples);
   CHECK(c.uplink.client_id == c.group_id + "-" + c.edge_node_id);
+  CHECK(c.web.enabled);  // on in the reference, off by default
+  CHECK(c.web.address == d.web.address);
+  CHECK(c.web.port == d.web.port);
+  CHECK(c.web.username == d.web.username);
+  CHECK(c.web.password == d.web.password);
+  CHECK(c.web.max_connections == d.web.max_connections);
+  CHECK(c.web.push_interval_ms == d.web.push_interval_ms);
 
   REQUIRE(c.facilities.size() == 3);
   const FacilityConfig& canteen = c.facilities[0];
@@ -647,4 +654,53 @@ TEST_CASE("config: duplicate keys are reported", "[config]") {
   ConfigLoad l = LoadConfig(f);
   CHECK_FALSE(l.ok());
   ExpectError(l, f, 6, "gateway", "given twice (first at line 1)");
+}
+
+TEST_CASE("config: web section, and a wide bind needs a password", "[config]") {
+  TempDir dir;
+  SECTION("defaults: off, loopback, port 8080") {
+    ConfigLoad l = LoadConfig(dir.Write("d.yaml", kMinimal));
+    REQUIRE(l.ok());
+    CHECK_FALSE(l.config.web.enabled);
+    CHECK(l.config.web.address == "127.0.0.1");
+    CHECK(l.config.web.port == 8080);
+    CHECK(l.config.web.password.empty());
+  }
+  SECTION("loopback needs no password") {
+    ConfigLoad l = LoadConfig(dir.Write("lo.yaml", std::string(kMinimal) +
+                                                       "web: {enabled: true, address: \"::1\", port: 0}\n"));
+    INFO(All(l.errors));
+    REQUIRE(l.ok());
+    CHECK(l.config.web.port == 0);
+  }
+  SECTION("every interface without a password is refused, at the line of web") {
+    const std::string f = dir.Write("wide.yaml", std::string(kMinimal) + "web:\n  enabled: true\n  address: 0.0.0.0\n");
+    ExpectError(LoadConfig(f), f, 6, "web.password", "required when web.address (0.0.0.0) is not a loopback address");
+  }
+  SECTION("a LAN address with a password file is accepted and the secret stays out of messages") {
+    const std::string pw = dir.Write("web-pw", "lan-s3cret\n", 0600);
+    ConfigLoad l = LoadConfig(dir.Write("lan.yaml", std::string(kMinimal) + "web:\n  enabled: true\n"
+                                                      "  address: 192.168.1.20\n  password_file: " + pw + "\n"));
+    INFO(All(l.errors));
+    REQUIRE(l.ok());
+    CHECK(l.config.web.password == "lan-s3cret");
+    CHECK(l.config.web.username == "admin");
+    CHECK(All(l.warnings).find("lan-s3cret") == std::string::npos);
+  }
+  SECTION("an inline password in a readable file draws a warning, never showing it") {
+    ConfigLoad l = LoadConfig(dir.Write("inline.yaml", std::string(kMinimal) +
+                                                           "web: {enabled: true, address: 0.0.0.0, password: pa55}\n", 0644));
+    REQUIRE(l.ok());
+    ConfigError w = Only(l.warnings, "web.password");
+    CHECK(w.ToString().find("pa55") == std::string::npos);
+  }
+  SECTION("bad values name their key") {
+    const std::string f = dir.Write("bad.yaml", std::string(kMinimal) + "web:\n  address: localhost\n  port: 70000\n"
+                                                                      "  push_interval_ms: 5\n  colour: blue\n");
+    ConfigLoad l = LoadConfig(f);
+    ExpectError(l, f, 7, "web.address", "'localhost' is not an IPv4 or IPv6 address");
+    ExpectError(l, f, 8, "web.port", "");
+    ExpectError(l, f, 9, "web.push_interval_ms", "");
+    ExpectError(l, f, 10, "web.colour", "");
+  }
 }

@@ -211,6 +211,17 @@ struct LogConfig {
   std::string level = "info";
 };
 
+// The status page, /metrics and the health probes (gateway/web).
+struct WebConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";  // a non-loopback address needs a password
+  int port = 8080;                     // 0: an ephemeral port, logged at start
+  std::string username = "admin";
+  std::string password;                // secret: never logged; or from password_file
+  int max_connections = 16;
+  int push_interval_ms = 1000;         // how often open pages get fresh figures
+};
+
 struct Config {
   std::string file;  // where it was read from
   std::string group_id;
@@ -223,6 +234,7 @@ struct Config {
   SimulatorConfig simulator;
   std::vector<FacilityConfig> facilities;
   DriversConfig drivers;  // modbus, mqtt, http (see drivers/)
+  WebConfig web;
 };
 
 // One problem in a config file.

@@ -8,13 +8,18 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "gateway/reading_sink.h"
 #include "gateway/status.h"
 
 namespace gateway {
+
+// What a driver reports for the status page and /metrics (loop thread).
+struct DriverStats {
+  uint64_t readings = 0;   // submitted to the sink
+  uint64_t errors = 0;     // bad input, device faults, refused batches: whatever it logged as an error
+  std::string last_error;  // no secrets
+};
 
 class Driver {
  public:
@@ -22,9 +27,8 @@ class Driver {
   virtual std::string Name() const = 0;
   virtual Status Start(ReadingSink& sink) = 0;
   virtual void Stop() = 0;
-  // The driver's counters (bad replies, malformed payloads, ...) by name, for status
-  // pages and metrics. Loop thread.
-  virtual std::vector<std::pair<std::string, uint64_t>> Counters() const { return {}; }
+  // Loop thread. A driver with nothing to report keeps the default.
+  virtual DriverStats Stats() const { return {}; }
 };
 
 }  // namespace gateway
