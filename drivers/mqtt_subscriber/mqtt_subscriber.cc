@@ -353,10 +353,17 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
       ++stats.connection_losses;
       last_error = why;
     }
-    backoff_ms = backoff_ms == 0 ? m.reconnect_min_ms : std::min<int64_t>(backoff_ms * 2, m.reconnect_max_ms);
+    // The first failure of an outage is a warning; the retries that follow are not news.
+    const bool first = backoff_ms == 0;
+    backoff_ms = first ? m.reconnect_min_ms : std::min<int64_t>(backoff_ms * 2, m.reconnect_max_ms);
     const int64_t delay = backoff_ms / 2 + int64_t(rng() % uint64_t(backoff_ms / 2 + 1));
-    if (was || stats.connects == 0) spdlog::warn("mqtt: {} ({}); retrying in {} ms", why, m.broker, delay);
-    else spdlog::debug("mqtt: {}; retrying in {} ms", why, delay);
+    if (first) {
+      last_error = why;
+      spdlog::warn("mqtt: {} ({}); retrying with backoff up to {} ms (further failures at debug level)", why,
+                   m.broker, m.reconnect_max_ms);
+    } else {
+      spdlog::debug("mqtt: {}; retrying in {} ms", why, delay);
+    }
     auto self = shared_from_this();
     reconnect_timer.expires_after(milliseconds(delay));
     reconnect_timer.async_wait([this, self](error_code ec) {
