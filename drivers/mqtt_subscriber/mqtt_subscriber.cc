@@ -195,14 +195,20 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
         KeepAlive();
         return true;
       }
-      case kSubAck:
+      case kSubAck: {
+        size_t granted = 0;
         for (size_t i = 2; i < body.size(); ++i) {
           if (uint8_t(body[i]) == 0x80) {
+            last_error = "the broker refused a subscription";
             spdlog::error("mqtt: the broker refused subscription {} ('{}')", i - 2,
                           i - 2 < mapping.Filters().size() ? mapping.Filters()[i - 2] : "?");
+          } else {
+            ++granted;
           }
         }
+        spdlog::info("mqtt: subscribed to {} of {} filters", granted, mapping.Filters().size());
         return true;
+      }
       case kPublish: {
         auto p = ParsePublish(h.flags, body);
         if (!p) {

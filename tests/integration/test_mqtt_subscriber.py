@@ -84,7 +84,7 @@ def test_mqtt_subscriber(tmp_path, broker, make_broker, make_subscriber, make_ga
     local = make_broker(name="local")
     sub = make_subscriber(broker)
     gw = make_gateway(config(tmp_path, local), [broker.uri])
-    gw.wait_log(r"mqtt: connected to", 15)
+    gw.wait_log(r"mqtt: subscribed to 2 of 2 filters", 15)
     gw.wait_log(r"uplink: NBIRTH", 15)
 
     # zigbee2mqtt: the sensor is the topic's second level.
@@ -124,6 +124,15 @@ def test_mqtt_subscriber(tmp_path, broker, make_broker, make_subscriber, make_ga
         assert needle in log, "no log line with %r" % needle
     assert gw.running()
 
+    # The local broker restarts (without persistence: a new session): the driver
+    # reconnects with backoff and subscribes again.
+    local.restart()
+    gw.wait_log(r"mqtt: broker closed the connection|mqtt: .*(reset|refused)", 15)
+    gw.wait_log(r"mqtt: connected to .* \(session new\)", 20)
+    gw.wait_log(r"mqtt: subscribed to 2 of 2 filters(.|\n)*mqtt: subscribed to 2 of 2 filters", 10)
+    mosquitto_pub(local, "zigbee2mqtt/seat-2", '{"occupancy":false}')
+    sub.wait_for(value_is("canteen-1", "sensors/seat-2/occupied", False), 10, "seat-2 after the broker restart")
+
     # Down and back: what is published meanwhile waits in the persistent session.
     assert gw.terminate(timeout=30) == 0
     assert "bad payloads" in gw.log_text()
@@ -146,7 +155,7 @@ def test_mqtt_no_ack_before_commit(tmp_path, broker, make_broker, make_subscribe
     cfg = config(tmp_path, local)
     cfg["buffer"]["max_pending_readings"] = 1  # two readings per message: always refused
     gw = make_gateway(cfg, [broker.uri], name="held")
-    gw.wait_log(r"mqtt: connected to", 15)
+    gw.wait_log(r"mqtt: subscribed to 2 of 2 filters", 15)
     gw.wait_log(r"uplink: NBIRTH", 15)
     mosquitto_pub(local, "zigbee2mqtt/seat-1", '{"occupancy":true,"battery":55}')
     gw.wait_log(r"mqtt: the core is behind; messages wait unacknowledged", 15)
