@@ -56,6 +56,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
   bool connected = false;  // CONNACK accepted
   bool reading = false;
+  bool paused = false;     // not reading: max_unacked messages wait for their commit
   uint64_t gen = 0;        // connection generation: late callbacks of an old one are ignored
   int64_t backoff_ms = 0;
   std::string rbuf;
@@ -108,6 +109,11 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
 
   void Read() {
     if (reading || stopped || !socket.is_open()) return;
+    if (paused) {
+      // What the broker sent while we held back (PINGRESP included) is in the socket.
+      paused = false;
+      last_rx = SteadyClock::now();
+    }
     reading = true;
     auto self = shared_from_this();
     const uint64_t g = gen;
@@ -123,7 +129,11 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
     if (!Process()) return;
     // Back-pressure: with max_unacked messages waiting for their commit, the rest stays
     // with the broker (TCP flow control) until PUBACKs go out.
-    if (pending.size() < size_t(m.max_unacked)) Read();
+    if (pending.size() < size_t(m.max_unacked)) {
+      Read();
+    } else {
+      paused = true;
+    }
   }
 
   // Consumes whole packets from rbuf. False when the connection was closed.
@@ -335,7 +345,8 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
       if (ec || g != gen || stopped) return;
       const auto now = SteadyClock::now();
       const auto ka = std::chrono::seconds(m.keep_alive_s);
-      if (now - last_rx > ka + ka / 2) return Close("no answer from the broker within 1.5 keep-alives");
+      // While reading is paused for back-pressure, silence is ours, not the broker's.
+      if (!paused && now - last_rx > ka + ka / 2) return Close("no answer from the broker within 1.5 keep-alives");
       if (now - last_tx >= ka || now - last_rx >= ka) Send(EncodePingReq());
       KeepAlive();
     });
@@ -346,6 +357,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
     ++gen;
     connected = false;
     reading = false;
+    paused = false;
     writing = false;
     wqueue.clear();
     pending.clear();  // unacknowledged messages come again with the next session
