@@ -25,20 +25,21 @@ class ModbusPeer:
         self.mode, self.where, self.baud = mode, where, baud
         self.proc = None
         self.log_path = log_path
-        self.values = {}  # replayed on restart: a device keeps its registers
+        self.values = {}  # (table, address) -> [value], replayed on restart: a device keeps its registers
 
     def start(self, timeout=15.0):
         args = [sys.executable, os.path.abspath(__file__), self.mode, str(self.where)]
         if self.mode == "rtu":
             args.append(str(self.baud))
         err = open(self.log_path, "a") if self.log_path else subprocess.DEVNULL
+        # A device that comes back keeps its registers: they are set before it serves,
+        # so that no poll sees zeros in between (which would read as a counter reset).
+        env = dict(os.environ, MODBUS_PEER_INIT=json.dumps([[t, a, v] for (t, a), v in self.values.items()]))
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=env)
         line = self._readline(timeout)
         if line != "ready":
             raise RuntimeError("modbus peer did not start: %r" % line)
-        for (table, address), values in list(self.values.items()):
-            self._command({"op": "set", "table": table, "address": address, "values": values})
 
     def _readline(self, timeout):
         out = [None]
@@ -59,7 +60,8 @@ class ModbusPeer:
             raise RuntimeError("modbus peer refused %r" % cmd)
 
     def set(self, table, address, values):
-        self.values[(table, address)] = list(values)
+        for i, v in enumerate(values):
+            self.values[(table, address + i)] = [v]
         self._command({"op": "set", "table": table, "address": address, "values": list(values)})
 
     def garble(self, count):
@@ -107,6 +109,8 @@ def _serve(mode, where, baud):
                                hr=ModbusSequentialDataBlock(0, [0] * size),
                                ir=ModbusSequentialDataBlock(0, [0] * size))
     context = ModbusServerContext(slaves=slave, single=True)
+    for table, address, values in json.loads(os.environ.get("MODBUS_PEER_INIT", "[]")):
+        context[0].setValues(_FC[table], address, values)
     garble = [0]
     lock = threading.Lock()
     framer = ModbusSocketFramer if mode == "tcp" else ModbusRtuFramer
