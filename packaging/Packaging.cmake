@@ -19,6 +19,9 @@ set(PKG_CHANGELOG_GZ ${CMAKE_BINARY_DIR}/packaging/changelog.Debian.gz)
 file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/packaging)
 execute_process(COMMAND gzip -9nc ${PKG_DIR}/debian/changelog OUTPUT_FILE ${PKG_CHANGELOG_GZ})
 install(FILES ${PKG_CHANGELOG_GZ} DESTINATION ${DOC_DIR})
+set(PKG_MAN_GZ ${CMAKE_BINARY_DIR}/packaging/community-gateway.8.gz)
+execute_process(COMMAND gzip -9nc ${PKG_DIR}/community-gateway.8 OUTPUT_FILE ${PKG_MAN_GZ})
+install(FILES ${PKG_MAN_GZ} DESTINATION share/man/man8)
 
 if(NOT GATEWAY_DEB_ARCH)
   execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE GATEWAY_DEB_ARCH
@@ -49,10 +52,10 @@ if(CMAKE_CROSSCOMPILING)
   # gives them the same names on every architecture; this is what dpkg-shlibdeps
   # computes for the native build (test_package.py checks that it still does).
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser, ${GATEWAY_RUNTIME_DEPENDS}")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser, init-system-helpers (>= 1.52), ${GATEWAY_RUNTIME_DEPENDS}")
 else()
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "tzdata, adduser, init-system-helpers (>= 1.52)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

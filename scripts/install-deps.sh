@@ -17,6 +17,8 @@ packages=(
   catch2                                      # unit tests
   mosquitto mosquitto-clients                 # broker for the demo and the tests
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
+  python3-cryptography                        # tests: certificates for the TLS tests
+  iproute2 nftables                           # tests: network namespaces and faults
   libmodbus-dev                               # Modbus TCP/RTU driver
   python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
   clang libclang-rt-dev                       # libFuzzer targets (optional)

@@ -10,6 +10,7 @@ std::string Status::ToString() const {
     case Code::kNotFound: name = "not found"; break;
     case Code::kIoError: name = "I/O error"; break;
     case Code::kCorruption: name = "corruption"; break;
+    case Code::kNoSpace: name = "disk full"; break;
     case Code::kBusy: name = "busy"; break;
     case Code::kUnavailable: name = "unavailable"; break;
     case Code::kShutdown: name = "shutting down"; break;

@@ -1,7 +1,9 @@
 #include "store/outbox.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -63,14 +65,7 @@ Outbox::~Outbox() {
   // Deletes acknowledged since the last commit are worth keeping: without them the
   // next start re-sends those rows (harmless, but needless traffic).
   if (db_.is_open() && !acked_.empty()) Commit({}, nullptr);
-  // Statements must be finalised before the connection closes.
-  insert_row_ = {};
-  insert_metric_ = {};
-  update_latest_ = {};
-  delete_range_ = {};
-  read_after_ = {};
-  put_meta_ = {};
-  db_.Close();
+  CloseDb();
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& dir, const BufferConfig& config,
@@ -106,11 +101,12 @@ Status Outbox::OpenFile() {
   // the medium, not in the page cache, when the power goes. NORMAL (configurable)
   // trades the last commits before a power cut for fewer fsyncs on fragile SD cards.
   const std::string sync = config_.synchronous == "normal" ? "NORMAL" : "FULL";
-  // Keep the WAL from growing without bound during long outages; the page cache small
-  // so that RSS does not grow with the backlog.
+  // The WAL is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB after, so
+  // the disk headroom kept free (HasHeadroom) always covers a checkpoint. The page
+  // cache is small so that RSS does not grow with the backlog.
   s = db_.Exec("PRAGMA synchronous=" + sync +
-               "; PRAGMA journal_size_limit=8388608; PRAGMA cache_size=-2048;"
-               " PRAGMA temp_store=MEMORY;");
+               "; PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;"
+               " PRAGMA cache_size=-2048; PRAGMA temp_store=MEMORY;");
   if (!s.ok()) return s;
   // A cheap structural check at start-up: a file damaged by a power cut on a bad SD
   // card is found here rather than mid-stream.
@@ -135,7 +131,8 @@ Result<std::string> Outbox::QueryText(const std::string& sql) {
   return st->Text(0);
 }
 
-void Outbox::MoveAside(const std::string& reason) {
+void Outbox::CloseDb() {
+  // Statements must be finalised before the connection closes.
   insert_row_ = {};
   insert_metric_ = {};
   update_latest_ = {};
@@ -143,6 +140,10 @@ void Outbox::MoveAside(const std::string& reason) {
   read_after_ = {};
   put_meta_ = {};
   db_.Close();
+}
+
+void Outbox::MoveAside(const std::string& reason) {
+  CloseDb();
   char stamp[32];
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -155,9 +156,12 @@ void Outbox::MoveAside(const std::string& reason) {
     std::error_code ec2;
     fs::rename(path_ + suffix, aside + suffix, ec2);
   }
+  // SQLite's integrity report spans lines; a log event stays on one.
+  std::string one_line = reason;
+  std::replace(one_line.begin(), one_line.end(), '\n', ' ');
   spdlog::error("buffer {} is corrupt ({}); moved aside to {} and starting a fresh buffer; "
                 "readings in the old file are not forwarded",
-                path_, reason, ec ? "(rename failed: " + ec.message() + ")" : aside);
+                path_, one_line, ec ? "(rename failed: " + ec.message() + ")" : aside);
   metric_ids_.clear();
   metrics_by_id_.clear();
   acked_.clear();
@@ -226,6 +230,7 @@ Result<uint32_t> Outbox::MetricId(const Reading& r, DataType type) {
   insert_metric_.Reset();
   if (!s.ok()) return s;
   auto id = static_cast<uint32_t>(sqlite3_last_insert_rowid(db_.handle()));
+  new_metric_keys_.push_back(key);
   metric_ids_.emplace(std::move(key), id);
   metrics_by_id_[id] = MetricInfo{r.facility_id, std::move(name)};
   return id;
@@ -242,7 +247,18 @@ void Outbox::Ack(int64_t lo, int64_t hi) {
 }
 
 Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state) {
+  // The disk can fill below the configured cap (other files, a small card). New rows
+  // stop while there is still room to checkpoint the WAL and write the deletes: once
+  // SQLite itself hits a full disk, neither may be possible any more, and the buffer
+  // would stay stuck after the uplink returns. The refused batch stays with its driver,
+  // which offers it again: nothing is half-accepted.
+  if (!readings.empty() && !HasHeadroom(readings.size())) return CommitRefusedForSpace();
   Status s = CommitOnce(readings, model_state);
+  if (s.code() == Status::Code::kNoSpace) {
+    Status c = db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!c.ok()) spdlog::warn("outbox: checkpoint on a full disk failed: {}", c.ToString());
+    return CommitRefusedForSpace();
+  }
   if (s.code() == Status::Code::kCorruption) {
     // Start over with a fresh file and keep this batch: losing the old backlog is
     // bad, crash-looping on it would lose everything after it too.
@@ -253,13 +269,50 @@ Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* m
   return s;
 }
 
+bool Outbox::HasHeadroom(size_t new_rows) {
+  struct statvfs fs {};
+  if (statvfs(dir_.c_str(), &fs) != 0) return true;  // cannot tell: let SQLite say
+  uint64_t available = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  // Pages freed inside the file by deletes are reused before the file grows.
+  auto free_pages = db_.QueryInt("PRAGMA freelist_count");
+  if (free_pages.ok()) available += static_cast<uint64_t>(free_pages.value()) * static_cast<uint64_t>(page_size_);
+  return available >= kDiskHeadroomBytes + new_rows * 64;
+}
+
+Status Outbox::CommitRefusedForSpace() {
+  // Deletes always go through: they are what gives the space back.
+  if (!acked_.empty()) {
+    Status d = CommitOnce({}, nullptr);
+    if (!d.ok()) spdlog::warn("outbox: deleting acknowledged rows on a full disk failed: {}", d.ToString());
+  }
+  ++refused_for_space_;
+  const int64_t now = clock_.NowMs();
+  if (last_space_log_ms_ == 0 || now - last_space_log_ms_ >= 60000) {
+    spdlog::error("outbox: the disk holding {} has less than {} bytes free; refusing new readings until the "
+                  "uplink frees space ({} batches refused so far)",
+                  path_, kDiskHeadroomBytes, refused_for_space_);
+    last_space_log_ms_ = now;
+  }
+  return Status::NoSpace("disk full: less than " + std::to_string(kDiskHeadroomBytes) + " bytes free for the buffer");
+}
+
 Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state) {
   // BEGIN IMMEDIATE takes the write lock up front, so the transaction cannot fail
   // half-way for lack of it.
   Status s = db_.Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
+  new_metric_keys_.clear();
   auto fail = [&](Status st) {
     db_.Exec("ROLLBACK");
+    // The rolled-back metric rows must not stay in the caches, or the next commit
+    // would point readings at ids that do not exist.
+    for (const auto& key : new_metric_keys_) {
+      auto it = metric_ids_.find(key);
+      if (it == metric_ids_.end()) continue;
+      metrics_by_id_.erase(it->second);
+      metric_ids_.erase(it);
+    }
+    new_metric_keys_.clear();
     return st;
   };
   uint64_t deleted = 0;

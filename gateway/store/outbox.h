@@ -95,10 +95,13 @@ class Outbox {
   Status OpenFile();
   Result<std::string> QueryText(const std::string& sql);
   Status OpenOrRecover();
+  void CloseDb();
   void MoveAside(const std::string& reason);
   Status PrepareStatements();
   Status LoadCaches();
   Status CommitOnce(const std::vector<Reading>& readings, const std::string* model_state);
+  bool HasHeadroom(size_t new_rows);
+  Status CommitRefusedForSpace();
   Result<uint32_t> MetricId(const Reading& r, DataType type);
   Status EnforceCap();
 
@@ -119,6 +122,13 @@ class Outbox {
   int64_t max_sensor_ts_ = 0;
   int64_t in_flight_up_to_ = 0;
   int64_t page_size_ = 4096;
+  // Metrics inserted by the transaction under way: forgotten again if it rolls back.
+  std::vector<std::string> new_metric_keys_;
+  // Free space kept on the buffer's filesystem: room for a full WAL (1 MiB) and for
+  // checkpointing it into the database (1 MiB), so deletes can always be written.
+  static constexpr uint64_t kDiskHeadroomBytes = 2u << 20;
+  uint64_t refused_for_space_ = 0;
+  int64_t last_space_log_ms_ = 0;
 };
 
 }  // namespace gateway::store

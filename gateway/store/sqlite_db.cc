@@ -23,6 +23,7 @@ Result<bool> Statement::Step() {
   int code = rc & 0xff;
   std::string msg = std::string(sqlite3_errstr(rc)) + ": " + sqlite3_errmsg(db_);
   if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::Corruption(msg);
+  if (code == SQLITE_FULL) return Status::NoSpace(msg);
   return Status::IoError(msg);
 }
 
@@ -70,6 +71,7 @@ Status SqliteDb::Error(int rc, std::string_view what) const {
   if (db_) msg += std::string(" (") + sqlite3_errmsg(db_) + ")";
   int code = rc & 0xff;
   if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::Corruption(msg);
+  if (code == SQLITE_FULL) return Status::NoSpace(msg);
   return Status::IoError(msg);
 }
 
@@ -79,8 +81,11 @@ Status SqliteDb::Exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : "";
     sqlite3_free(err);
-    Status s = Error(rc, "exec");
-    return s.code() == Status::Code::kCorruption ? Status::Corruption(msg) : Status::IoError(msg);
+    switch (Error(rc, "exec").code()) {
+      case Status::Code::kCorruption: return Status::Corruption(msg);
+      case Status::Code::kNoSpace: return Status::NoSpace(msg);
+      default: return Status::IoError(msg);
+    }
   }
   return Status::Ok();
 }

@@ -215,6 +215,21 @@ def test_server_sent_events(make_server):
     assert events == ["event: tick\ndata: n=%d\ndata: second line" % i for i in range(5)]
 
 
+def test_stream_client_that_stops_reading_is_dropped(make_server):
+    s = make_server()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", s.port))
+    sock.sendall(b"GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert recv_until(sock, b"event: flood")
+    # Then it reads nothing: the kernel buffers fill, the server's queue passes its
+    # bound, and the server closes the stream instead of buffering without end.
+    assert wait_until(lambda: s.stats()["streams"] == "0", 20), s.stats()
+    assert s.proc.poll() is None
+    sock.close()
+    assert "event stream client is not reading; closing it" in s.stop()
+
+
 def test_basic_auth(make_server):
     s = make_server("--user", "operator", "--password", "s3cret:密")
     r, _ = s.get("/hello")

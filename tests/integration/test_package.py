@@ -54,7 +54,7 @@ def test_contents_and_control(deb, tmp_path):
     with open(os.path.join(src, "packaging", "Packaging.cmake")) as f:
         fixed = re.search(r'set\(GATEWAY_RUNTIME_DEPENDS "([^"]*)"\)', f.read()).group(1)
     split = lambda s: sorted(x.strip() for x in s.split(","))  # noqa: E731
-    assert split(fixed) == [d for d in split(deps) if d not in ("tzdata", "adduser")], \
+    assert split(fixed) == [d for d in split(deps) if d not in ("tzdata", "adduser", "init-system-helpers (>= 1.52)")], \
         "packaging/Packaging.cmake GATEWAY_RUNTIME_DEPENDS is stale; dpkg-shlibdeps says: " + deps
 
     ctrl = tmp_path / "control"
@@ -64,6 +64,7 @@ def test_contents_and_control(deb, tmp_path):
         assert os.access(ctrl / script, os.X_OK), script
         assert run(["sh", "-n", str(ctrl / script)]).returncode == 0, script
     assert "systemd-sysusers" in (ctrl / "postinst").read_text()
+    assert "deb-systemd-helper enable" in (ctrl / "postinst").read_text()
 
 
 def test_lintian_reports_no_errors(deb):

@@ -92,6 +92,24 @@ int main(int argc, char** argv) {
     };
     (*tick)();
   });
+  // 64 KiB events every 5 ms until the stream ends: a client that does not read must be
+  // dropped once the server's queue for it passes max_stream_queue_bytes.
+  server.RouteStream("/flood", [&io](const Request&, std::shared_ptr<EventStream> stream) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io);
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [timer, stream, tick] {
+      if (stream->closed()) {
+        *tick = nullptr;
+        return;
+      }
+      stream->Send("flood", std::string(64 * 1024, 'x'));
+      timer->expires_after(std::chrono::milliseconds(5));
+      timer->async_wait([tick](boost::system::error_code ec) {
+        if (!ec && *tick) (*tick)();
+      });
+    };
+    (*tick)();
+  });
   // Never-ending stream, for the connection cap and client-gone tests.
   server.RouteStream("/forever", [](const Request&, std::shared_ptr<EventStream> stream) {
     stream->SendComment("open");

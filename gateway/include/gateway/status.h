@@ -20,6 +20,7 @@ class Status {
     kNotFound,
     kIoError,          // disk, socket
     kCorruption,       // a file SQLite or a decoder says is damaged
+    kNoSpace,          // the disk (or the filesystem holding the buffer) is full
     kBusy,             // back-pressure: try again later, nothing was lost
     kUnavailable,      // peer (broker, device) not reachable
     kShutdown,         // the component is stopping
@@ -31,6 +32,7 @@ class Status {
   static Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
+  static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Shutdown(std::string m) { return {Code::kShutdown, std::move(m)}; }
