@@ -35,6 +35,7 @@ target_packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   libboost-dev libsqlite3-dev libprotobuf-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev nlohmann-json3-dev libhowardhinnant-date-dev libsystemd-dev catch2
+  libmodbus-dev
 )
 host_packages=(crossbuild-essential-"$arch" qemu-user mmdebstrap cmake protobuf-compiler dpkg-dev fakeroot)
 

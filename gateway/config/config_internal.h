@@ -28,6 +28,9 @@ struct ParseInfo {
   // Values with no field of their own in Config; the validation pass resolves them.
   std::optional<double> max_disk_mb;
   std::string password_file;
+  // drivers.mqtt.password_file, drivers.http.token_file (read by the validation pass).
+  std::string mqtt_password_file;
+  std::string http_token_file;
   std::string web_password_file;
 
   bool Has(const std::string& path) const { return lines.count(path) != 0; }

@@ -183,6 +183,7 @@ class Parser {
         {"uplink", [&](const YAML::Node& v, const std::string& p) { Uplink(v, p); }},
         {"simulator", [&](const YAML::Node& v, const std::string& p) { Simulator(v, p); }},
         {"facilities", [&](const YAML::Node& v, const std::string& p) { Facilities(v, p); }},
+        {"drivers", [&](const YAML::Node& v, const std::string& p) { Drivers(v, p); }},
         {"web", [&](const YAML::Node& v, const std::string& p) { Web(v, p); }},
     });
   }
@@ -613,6 +614,215 @@ class Parser {
         {"connectors", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &s->connectors); }},
         {"max_power_kw", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->max_power_kw); }},
         {"silent_after_s", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->silent_after_s); }},
+    });
+  }
+
+  // --- drivers (drivers/modbus, drivers/mqtt_subscriber, drivers/http_ingest) ---
+
+  void Drivers(const YAML::Node& node, const std::string& path) {
+    Map(node, path, {
+        {"modbus", [&](const YAML::Node& v, const std::string& p) { Modbus(v, p); }},
+        {"mqtt", [&](const YAML::Node& v, const std::string& p) { MqttSub(v, p); }},
+        {"http", [&](const YAML::Node& v, const std::string& p) { HttpIngest(v, p); }},
+    });
+  }
+
+  // One of a fixed set of words; false (after reporting) otherwise.
+  template <typename T>
+  bool Enum(const YAML::Node& v, const std::string& path, const std::vector<std::pair<const char*, T>>& words,
+            T* out) {
+    std::string s;
+    if (!String(v, path, &s)) return false;
+    std::string list;
+    for (const auto& [w, value] : words) {
+      if (Lower(s) == w) {
+        *out = value;
+        return true;
+      }
+      list += (list.empty() ? "" : ", ") + std::string(w);
+    }
+    Error(path, "unknown value " + Quoted(s) + "; expected one of " + list);
+    return false;
+  }
+
+  bool PointTypeOf(const YAML::Node& v, const std::string& path, PointType* out) {
+    return Enum<PointType>(v, path,
+                           {{"auto", PointType::kAuto}, {"bool", PointType::kBool}, {"int32", PointType::kInt32},
+                            {"int64", PointType::kInt64}, {"uint32", PointType::kUInt32},
+                            {"uint64", PointType::kUInt64}, {"float", PointType::kFloat},
+                            {"double", PointType::kDouble}, {"string", PointType::kString}},
+                           out);
+  }
+
+  void Modbus(const YAML::Node& node, const std::string& path) {
+    Map(node, path, {
+        {"devices",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             ModbusDeviceConfig d;
+             d.line = line;
+             ModbusDevice(item, ip, &d);
+             config_->drivers.modbus.devices.push_back(std::move(d));
+           });
+         }},
+    });
+  }
+
+  void ModbusDevice(const YAML::Node& node, const std::string& path, ModbusDeviceConfig* d) {
+    if (node.IsNull()) {
+      Error(path, "empty device entry");
+      return;
+    }
+    Map(node, path, {
+        {"id", [&](const YAML::Node& v, const std::string& p) { String(v, p, &d->id); }},
+        {"facility", [&](const YAML::Node& v, const std::string& p) { String(v, p, &d->facility); }},
+        {"sensor", [&](const YAML::Node& v, const std::string& p) { String(v, p, &d->sensor); }},
+        {"transport",
+         [&](const YAML::Node& v, const std::string& p) { Enum<bool>(v, p, {{"tcp", false}, {"rtu", true}}, &d->rtu); }},
+        {"host", [&](const YAML::Node& v, const std::string& p) { String(v, p, &d->host); }},
+        {"port", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->port); }},
+        {"serial",
+         [&](const YAML::Node& v, const std::string& p) {
+           Map(v, p, {
+               {"port", [&](const YAML::Node& w, const std::string& q) { String(w, q, &d->serial_port); }},
+               {"baud", [&](const YAML::Node& w, const std::string& q) { Int(w, q, &d->baud); }},
+               {"parity",
+                [&](const YAML::Node& w, const std::string& q) {
+                  Enum<char>(w, q, {{"none", 'N'}, {"even", 'E'}, {"odd", 'O'}}, &d->parity);
+                }},
+               {"data_bits", [&](const YAML::Node& w, const std::string& q) { Int(w, q, &d->data_bits); }},
+               {"stop_bits", [&](const YAML::Node& w, const std::string& q) { Int(w, q, &d->stop_bits); }},
+           });
+         }},
+        {"unit_id", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->unit_id); }},
+        {"poll_interval_ms", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->poll_interval_ms); }},
+        {"timeout_ms", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->timeout_ms); }},
+        {"retries", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->retries); }},
+        {"backoff_max_ms", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &d->backoff_max_ms); }},
+        {"registers",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             ModbusRegisterConfig r;
+             r.line = line;
+             ModbusRegister(item, ip, &r);
+             d->registers.push_back(std::move(r));
+           });
+         }},
+    });
+  }
+
+  void ModbusRegister(const YAML::Node& node, const std::string& path, ModbusRegisterConfig* r) {
+    using T = ModbusRegisterConfig::Type;
+    using Tb = ModbusRegisterConfig::Table;
+    if (node.IsNull()) {
+      Error(path, "empty register entry");
+      return;
+    }
+    Map(node, path, {
+        {"sensor", [&](const YAML::Node& v, const std::string& p) { String(v, p, &r->sensor); }},
+        {"point", [&](const YAML::Node& v, const std::string& p) { String(v, p, &r->point); }},
+        {"table",
+         [&](const YAML::Node& v, const std::string& p) {
+           Enum<Tb>(v, p, {{"holding", Tb::kHolding}, {"input", Tb::kInput}, {"coil", Tb::kCoil},
+                           {"discrete_input", Tb::kDiscreteInput}}, &r->table);
+         }},
+        {"address", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &r->address); }},
+        {"type",
+         [&](const YAML::Node& v, const std::string& p) {
+           Enum<T>(v, p, {{"int16", T::kInt16}, {"uint16", T::kUInt16}, {"int32", T::kInt32},
+                          {"uint32", T::kUInt32}, {"float32", T::kFloat32}, {"bool", T::kBool}}, &r->type);
+         }},
+        {"byte_order",
+         [&](const YAML::Node& v, const std::string& p) {
+           Enum<bool>(v, p, {{"big", false}, {"little", true}}, &r->byte_swap);
+         }},
+        {"word_order",
+         [&](const YAML::Node& v, const std::string& p) {
+           Enum<bool>(v, p, {{"big", false}, {"little", true}}, &r->word_swap);
+         }},
+        {"scale", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &r->scale); }},
+        {"offset", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &r->offset); }},
+        {"as", [&](const YAML::Node& v, const std::string& p) { PointTypeOf(v, p, &r->as); }},
+    });
+  }
+
+  void MqttSub(const YAML::Node& node, const std::string& path) {
+    MqttSubscriberConfig& m = config_->drivers.mqtt;
+    Map(node, path, {
+        {"broker", [&](const YAML::Node& v, const std::string& p) { String(v, p, &m.broker); }},
+        {"client_id", [&](const YAML::Node& v, const std::string& p) { String(v, p, &m.client_id); }},
+        {"username", [&](const YAML::Node& v, const std::string& p) { String(v, p, &m.username); }},
+        {"password", [&](const YAML::Node& v, const std::string& p) { String(v, p, &m.password); }},
+        {"password_file",
+         [&](const YAML::Node& v, const std::string& p) { String(v, p, &info_->mqtt_password_file); }},
+        {"keep_alive_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &m.keep_alive_s); }},
+        {"reconnect",
+         [&](const YAML::Node& v, const std::string& p) {
+           Map(v, p, {
+               {"min_ms", [&](const YAML::Node& w, const std::string& q) { Int(w, q, &m.reconnect_min_ms); }},
+               {"max_ms", [&](const YAML::Node& w, const std::string& q) { Int(w, q, &m.reconnect_max_ms); }},
+           });
+         }},
+        {"max_payload_bytes", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &m.max_payload_bytes); }},
+        {"max_unacked", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &m.max_unacked); }},
+        {"subscriptions",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             MqttSubscriptionConfig s;
+             s.line = line;
+             MqttSubscription(item, ip, &s);
+             m.subscriptions.push_back(std::move(s));
+           });
+         }},
+    });
+  }
+
+  void MqttSubscription(const YAML::Node& node, const std::string& path, MqttSubscriptionConfig* s) {
+    if (node.IsNull()) {
+      Error(path, "empty subscription entry");
+      return;
+    }
+    Map(node, path, {
+        {"topic", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->topic); }},
+        {"facility", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->facility); }},
+        {"sensor", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->sensor); }},
+        {"sensor_level", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &s->sensor_level); }},
+        {"sensor_pointer", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->sensor_pointer); }},
+        {"timestamp_pointer",
+         [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->timestamp_pointer); }},
+        {"points",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             JsonPointConfig jp;
+             jp.line = line;
+             if (item.IsNull()) {
+               Error(ip, "empty point entry");
+               return;
+             }
+             Map(item, ip, {
+                 {"point", [&](const YAML::Node& w, const std::string& q) { String(w, q, &jp.point); }},
+                 {"pointer", [&](const YAML::Node& w, const std::string& q) { String(w, q, &jp.pointer); }},
+                 {"type", [&](const YAML::Node& w, const std::string& q) { PointTypeOf(w, q, &jp.type); }},
+                 {"scale", [&](const YAML::Node& w, const std::string& q) { Double(w, q, &jp.scale); }},
+             });
+             s->points.push_back(std::move(jp));
+           });
+         }},
+    });
+  }
+
+  void HttpIngest(const YAML::Node& node, const std::string& path) {
+    HttpIngestConfig& h = config_->drivers.http;
+    Map(node, path, {
+        {"enabled", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &h.enabled); }},
+        {"bind", [&](const YAML::Node& v, const std::string& p) { String(v, p, &h.bind); }},
+        {"port", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.port); }},
+        {"token", [&](const YAML::Node& v, const std::string& p) { String(v, p, &h.token); }},
+        {"token_file", [&](const YAML::Node& v, const std::string& p) { String(v, p, &info_->http_token_file); }},
+        {"max_body_bytes", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_body_bytes); }},
+        {"max_readings", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_readings); }},
+        {"max_connections", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_connections); }},
+        {"request_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.request_timeout_s); }},
     });
   }
 

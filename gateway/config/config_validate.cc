@@ -27,7 +27,7 @@ namespace gateway::config_detail {
 namespace {
 
 constexpr size_t kMaxPasswordFileBytes = 64 * 1024;
-constexpr const char* kKnownDrivers[] = {"simulator"};
+constexpr const char* kKnownDrivers[] = {"simulator", "modbus", "mqtt", "http"};
 
 // Why a Sparkplug id (group, edge node, device, metric path element) is unusable, or
 // empty when it is fine. '/' separates topic levels (and metric path elements), '+' and
@@ -125,6 +125,7 @@ class Checker {
     Uplink();
     Simulator();
     Facilities();
+    Drivers();
     Web();
   }
 
@@ -512,6 +513,328 @@ class Checker {
       Warn("simulator.enabled", "false, but " + std::to_string(simulated) +
                                     " sensor(s) use driver 'simulator'; they will stay silent");
     }
+  }
+
+  // --- drivers (drivers/modbus, drivers/mqtt_subscriber, drivers/http_ingest) ---
+
+  const FacilityConfig* FindFacility(const std::string& id) const {
+    for (const auto& f : c_.facilities) {
+      if (f.id == id) return &f;
+    }
+    return nullptr;
+  }
+
+  // A sensor that a driver section feeds: it must exist in the facility and name that
+  // driver, or its readings would go nowhere (or be counted twice by two drivers).
+  void SensorRef(const std::string& path, const FacilityConfig* f, const std::string& sensor, const char* driver) {
+    if (!f) return;  // the facility key has its own error
+    if (sensor.empty()) {
+      Error(path, "required (a sensor id of facility '" + f->id + "')");
+      return;
+    }
+    for (const auto& s : f->sensors) {
+      if (s.id != sensor) continue;
+      if (s.driver != driver) {
+        Error(path, "sensor '" + sensor + "' of facility '" + f->id + "' has driver '" + s.driver +
+                        "'; set its driver: " + driver);
+      }
+      return;
+    }
+    Error(path, "facility '" + f->id + "' has no sensor '" + sensor + "'");
+  }
+
+  const FacilityConfig* FacilityRef(const std::string& path, const std::string& id) {
+    if (id.empty()) {
+      Error(path, "required (a facility id)");
+      return nullptr;
+    }
+    const FacilityConfig* f = FindFacility(id);
+    if (!f) Error(path, "no facility '" + id + "'");
+    return f;
+  }
+
+  // A point name becomes part of a Sparkplug metric name: path elements separated by
+  // '/', none empty, no MQTT wildcards, spaces or control characters.
+  void PointName(const std::string& path, const std::string& point) {
+    if (point.empty()) {
+      Error(path, "required (e.g. entries_total, occupancy, occupied)");
+      return;
+    }
+    if (point.front() == '/' || point.back() == '/' || point.find("//") != std::string::npos) {
+      Error(path, "'" + point + "' must not start or end with '/' or contain '//'");
+      return;
+    }
+    for (unsigned char c : point) {
+      if (c < 0x21 || c == 0x7f || c == '+' || c == '#') {
+        Error(path, "'" + point + "' must not contain '+', '#', spaces or control characters");
+        return;
+      }
+    }
+    if (point == "online") Error(path, "'online' is the driver's own point; choose another name");
+  }
+
+  void JsonPointer(const std::string& path, const std::string& ptr) {
+    if (ptr.empty()) return;
+    if (ptr.front() != '/') {
+      Error(path, "'" + ptr + "' is not a JSON Pointer (RFC 6901): it must start with '/', e.g. /occupancy");
+      return;
+    }
+    for (size_t i = 0; i < ptr.size(); ++i) {
+      if (ptr[i] == '~' && (i + 1 >= ptr.size() || (ptr[i + 1] != '0' && ptr[i + 1] != '1'))) {
+        Error(path, "'" + ptr + "': '~' must be followed by 0 or 1 (RFC 6901 escapes)");
+        return;
+      }
+    }
+  }
+
+  void Drivers() {
+    Modbus();
+    Mqtt();
+    Http();
+    // Sensors whose driver has nothing configured would stay silent forever.
+    for (size_t i = 0; i < c_.facilities.size(); ++i) {
+      const auto& f = c_.facilities[i];
+      for (size_t k = 0; k < f.sensors.size(); ++k) {
+        const auto& s = f.sensors[k];
+        const std::string sp = "facilities[" + std::to_string(i) + "].sensors[" + std::to_string(k) + "].driver";
+        bool fed = true;
+        if (s.driver == "modbus") {
+          fed = false;
+          for (const auto& d : c_.drivers.modbus.devices) {
+            if (d.facility != f.id) continue;
+            for (const auto& r : d.registers) fed = fed || (r.sensor.empty() ? d.sensor : r.sensor) == s.id;
+          }
+        } else if (s.driver == "mqtt") {
+          fed = false;
+          for (const auto& sub : c_.drivers.mqtt.subscriptions) {
+            fed = fed || (sub.facility == f.id && (sub.sensor == s.id || sub.sensor.empty()));
+          }
+        } else if (s.driver == "http") {
+          fed = c_.drivers.http.enabled;
+        }
+        if (!fed) {
+          Warn(sp, "sensor '" + s.id + "' uses driver '" + s.driver + "' but no drivers." + s.driver +
+                       " entry feeds it; it will stay silent");
+        }
+      }
+    }
+  }
+
+  void Modbus() {
+    using Tb = ModbusRegisterConfig::Table;
+    using T = ModbusRegisterConfig::Type;
+    std::map<std::string, int> ids;
+    std::map<std::string, const ModbusDeviceConfig*> buses;  // serial port -> first device on it
+    auto& devices = c_.drivers.modbus.devices;
+    for (size_t i = 0; i < devices.size(); ++i) {
+      ModbusDeviceConfig& d = devices[i];
+      const std::string p = "drivers.modbus.devices[" + std::to_string(i) + "]";
+      if (info_.bad.count(p)) continue;
+      Id(p + ".id", d.id);
+      if (!d.id.empty()) {
+        auto [it, fresh] = ids.emplace(d.id, Line(p + ".id"));
+        if (!fresh) Error(p + ".id", "duplicate device id '" + d.id + "' (also at line " + std::to_string(it->second) + ")");
+      }
+      const FacilityConfig* f = FacilityRef(p + ".facility", d.facility);
+      if (d.rtu) {
+        if (d.serial_port.empty()) Error(p + ".serial.port", "required for transport rtu (e.g. /dev/ttyUSB0)");
+        if (info_.Has(p + ".host")) Error(p + ".host", "only for transport tcp");
+        Range(p + ".serial.baud", d.baud, 300, 4000000);
+        if (d.data_bits != 7 && d.data_bits != 8) Error(p + ".serial.data_bits", "must be 7 or 8");
+        if (d.stop_bits != 1 && d.stop_bits != 2) Error(p + ".serial.stop_bits", "must be 1 or 2");
+        Range(p + ".unit_id", d.unit_id, 1, 247);
+        if (!d.serial_port.empty()) {
+          auto [it, fresh] = buses.emplace(d.serial_port, &d);
+          const ModbusDeviceConfig& o = *it->second;
+          if (!fresh && (o.baud != d.baud || o.parity != d.parity || o.data_bits != d.data_bits ||
+                         o.stop_bits != d.stop_bits)) {
+            Error(p + ".serial", "devices on one serial port share its line settings; '" + o.id +
+                                     "' (line " + std::to_string(o.line) + ") uses other ones");
+          }
+        }
+      } else {
+        if (d.host.empty()) Error(p + ".host", "required for transport tcp (the device's address)");
+        if (info_.Has(p + ".serial")) Error(p + ".serial", "only for transport rtu");
+        Range(p + ".port", d.port, 1, 65535);
+        Range(p + ".unit_id", d.unit_id, 0, 255);
+      }
+      Range(p + ".poll_interval_ms", d.poll_interval_ms, 10, 86400000);
+      Range(p + ".timeout_ms", d.timeout_ms, 10, 60000);
+      Range(p + ".retries", d.retries, 0, 10);
+      Range(p + ".backoff_max_ms", d.backoff_max_ms, 10, 86400000);
+      if (d.registers.empty()) Error(p + ".registers", "at least one register is required");
+      std::map<std::string, int> points;  // sensor/point -> line
+      for (size_t k = 0; k < d.registers.size(); ++k) {
+        ModbusRegisterConfig& r = d.registers[k];
+        const std::string rp = p + ".registers[" + std::to_string(k) + "]";
+        if (info_.bad.count(rp)) continue;
+        const std::string& sensor = r.sensor.empty() ? d.sensor : r.sensor;
+        SensorRef(r.sensor.empty() ? (info_.Has(p + ".sensor") ? p + ".sensor" : rp + ".sensor") : rp + ".sensor", f,
+                  sensor, "modbus");
+        PointName(rp + ".point", r.point);
+        if (!sensor.empty() && !r.point.empty()) {
+          auto [it, fresh] = points.emplace(sensor + "/" + r.point, Line(rp + ".point"));
+          if (!fresh) {
+            Error(rp + ".point", "sensor '" + sensor + "' point '" + r.point + "' is read twice (also at line " +
+                                     std::to_string(it->second) + ")");
+          }
+        }
+        const bool bits = r.table == Tb::kCoil || r.table == Tb::kDiscreteInput;
+        if (bits && !info_.Has(rp + ".type")) r.type = T::kBool;
+        if (bits && r.type != T::kBool) Error(rp + ".type", "coils and discrete inputs are bits: type bool");
+        if (!bits && r.type == T::kBool) Error(rp + ".type", "bool is for coils and discrete inputs; a register is int16, uint16, int32, uint32 or float32");
+        const uint32_t width = (r.type == T::kInt32 || r.type == T::kUInt32 || r.type == T::kFloat32) ? 2 : 1;
+        if (r.address > 65536 - width) {
+          Error(rp + ".address", "must be between 0 and " + std::to_string(65536 - width) + ", got " + std::to_string(r.address));
+        }
+        if (!std::isfinite(r.scale) || r.scale == 0) Error(rp + ".scale", "must be a non-zero number");
+        if (bits && (info_.Has(rp + ".scale") || info_.Has(rp + ".offset"))) {
+          Error(info_.Has(rp + ".scale") ? rp + ".scale" : rp + ".offset", "not for bits (coils, discrete inputs)");
+        }
+        if (width == 1 && info_.Has(rp + ".word_order")) Error(rp + ".word_order", "only for 32-bit types");
+      }
+    }
+  }
+
+  void Mqtt() {
+    MqttSubscriberConfig& m = c_.drivers.mqtt;
+    const std::string p = "drivers.mqtt";
+    if (!info_.mqtt_password_file.empty()) {
+      if (!m.password.empty()) {
+        Error(p + ".password_file", "give either password or password_file, not both");
+      } else {
+        auto text = ReadSmallFile(info_.mqtt_password_file, kMaxPasswordFileBytes);
+        if (!text.ok()) {
+          Error(p + ".password_file", text.status().message());
+        } else {
+          std::string pw = std::move(text.value());
+          while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+          m.password = std::move(pw);
+        }
+      }
+    }
+    if (m.subscriptions.empty()) {
+      if (info_.Has(p + ".broker")) Warn(p + ".subscriptions", "none: the local MQTT driver stays off");
+      return;
+    }
+    if (m.broker.empty()) m.broker = "tcp://127.0.0.1:1883";
+    {
+      // Only plain TCP: the local broker is on the board or the facility's LAN.
+      std::string rest;
+      if (m.broker.rfind("tcp://", 0) == 0) rest = m.broker.substr(6);
+      else if (m.broker.rfind("mqtt://", 0) == 0) rest = m.broker.substr(7);
+      size_t colon = rest.rfind(':');
+      bool ok = !rest.empty() && colon != std::string::npos && colon > 0 && colon + 1 < rest.size() &&
+                rest.find('@') == std::string::npos;
+      if (ok) {
+        for (size_t i = colon + 1; i < rest.size(); ++i) ok = ok && rest[i] >= '0' && rest[i] <= '9';
+        ok = ok && rest.size() - colon - 1 <= 5 && std::stoul(rest.substr(colon + 1)) >= 1 &&
+             std::stoul(rest.substr(colon + 1)) <= 65535;
+      }
+      if (!ok) Error(p + ".broker", "'" + m.broker + "' is not tcp://host:port (a local broker, plain TCP)");
+    }
+    if (m.client_id.empty()) m.client_id = c_.edge_node_id + "-southbound";
+    if (m.client_id.size() > 23) Warn(p + ".client_id", "longer than 23 characters; some brokers refuse that");
+    if (!m.username.empty() || !m.password.empty()) {
+      if (m.username.empty()) Error(p + ".username", "required with a password");
+    }
+    Range(p + ".keep_alive_s", m.keep_alive_s, 0, 65535);
+    Range(p + ".reconnect.min_ms", m.reconnect_min_ms, 1, 3600000);
+    if (m.reconnect_max_ms < m.reconnect_min_ms) Error(p + ".reconnect.max_ms", "must be >= reconnect.min_ms");
+    Range(p + ".max_payload_bytes", m.max_payload_bytes, 16, 16 << 20);
+    Range(p + ".max_unacked", m.max_unacked, 1, 65535);
+    for (size_t i = 0; i < m.subscriptions.size(); ++i) {
+      MqttSubscriptionConfig& s = m.subscriptions[i];
+      const std::string sp = p + ".subscriptions[" + std::to_string(i) + "]";
+      if (info_.bad.count(sp)) continue;
+      if (s.topic.empty()) {
+        Error(sp + ".topic", "required (an MQTT topic filter, e.g. zigbee2mqtt/+)");
+      } else {
+        // Wildcards only as whole levels, '#' only last.
+        size_t levels = 1, start = 0;
+        bool ok = true;
+        for (size_t pos = 0; pos <= s.topic.size(); ++pos) {
+          if (pos == s.topic.size() || s.topic[pos] == '/') {
+            std::string level = s.topic.substr(start, pos - start);
+            if (level.find_first_of("+#") != std::string::npos && level.size() != 1) ok = false;
+            if (level == "#" && pos != s.topic.size()) ok = false;
+            if (pos < s.topic.size()) ++levels;
+            start = pos + 1;
+          }
+        }
+        if (!ok) Error(sp + ".topic", "'" + s.topic + "': '+' and '#' must be whole levels, '#' only the last");
+        if (s.sensor_level >= 0 && s.topic.find('#') == std::string::npos && size_t(s.sensor_level) >= levels) {
+          Error(sp + ".sensor_level", "topic '" + s.topic + "' has only " + std::to_string(levels) +
+                                          " levels (counted from 0)");
+        }
+      }
+      const FacilityConfig* f = FacilityRef(sp + ".facility", s.facility);
+      int ways = (s.sensor.empty() ? 0 : 1) + (info_.Has(sp + ".sensor_level") ? 1 : 0) + (s.sensor_pointer.empty() ? 0 : 1);
+      if (ways != 1) {
+        Error(sp + ".sensor", "give exactly one of sensor, sensor_level or sensor_pointer");
+      } else if (!s.sensor.empty()) {
+        SensorRef(sp + ".sensor", f, s.sensor, "mqtt");
+      }
+      if (info_.Has(sp + ".sensor_level") && s.sensor_level < 0) Error(sp + ".sensor_level", "must be >= 0");
+      JsonPointer(sp + ".sensor_pointer", s.sensor_pointer);
+      JsonPointer(sp + ".timestamp_pointer", s.timestamp_pointer);
+      if (s.points.empty()) Error(sp + ".points", "at least one point is required");
+      for (size_t k = 0; k < s.points.size(); ++k) {
+        const JsonPointConfig& jp = s.points[k];
+        const std::string pp = sp + ".points[" + std::to_string(k) + "]";
+        if (info_.bad.count(pp)) continue;
+        PointName(pp + ".point", jp.point);
+        if (!info_.Has(pp + ".pointer")) {
+          Error(pp + ".pointer", "required (a JSON Pointer such as /occupancy; \"\" is the whole payload)");
+        } else {
+          JsonPointer(pp + ".pointer", jp.pointer);
+        }
+        if (!std::isfinite(jp.scale) || jp.scale == 0) Error(pp + ".scale", "must be a non-zero number");
+      }
+    }
+  }
+
+  void Http() {
+    HttpIngestConfig& h = c_.drivers.http;
+    const std::string p = "drivers.http";
+    if (!info_.http_token_file.empty()) {
+      if (!h.token.empty()) {
+        Error(p + ".token_file", "give either token or token_file, not both");
+      } else {
+        auto text = ReadSmallFile(info_.http_token_file, kMaxPasswordFileBytes);
+        if (!text.ok()) {
+          Error(p + ".token_file", text.status().message());
+        } else {
+          std::string t = std::move(text.value());
+          while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+          if (t.empty()) Error(p + ".token_file", "'" + info_.http_token_file + "' is empty");
+          h.token = std::move(t);
+        }
+      }
+    }
+    if (!h.enabled) return;
+    if (h.bind.empty()) Error(p + ".bind", "must not be empty (127.0.0.1 for this board only)");
+    Range(p + ".port", h.port, 1, 65535);
+    const bool loopback = h.bind == "127.0.0.1" || h.bind == "::1" || h.bind == "localhost";
+    if (!loopback && h.token.empty()) {
+      Error(p + ".token", "required when listening on " + h.bind + " (beyond this board); use token_file");
+    }
+    for (unsigned char c : h.token) {
+      if (c < 0x21 || c > 0x7e) {
+        Error(info_.http_token_file.empty() ? p + ".token" : p + ".token_file",
+              "the token must be printable ASCII without spaces");
+        break;
+      }
+    }
+    if (int64_t(h.max_readings) > int64_t(c_.buffer.max_pending_readings)) {
+      Warn(p + ".max_readings", "larger than buffer.max_pending_readings (" +
+                                    std::to_string(c_.buffer.max_pending_readings) +
+                                    "): a batch that large is always answered 429");
+    }
+    Range(p + ".max_body_bytes", h.max_body_bytes, 1024, 64 << 20);
+    Range(p + ".max_readings", h.max_readings, 1, 1000000);
+    Range(p + ".max_connections", h.max_connections, 1, 100000);
+    Range(p + ".request_timeout_s", h.request_timeout_s, 1, 3600);
   }
 
   const ParseInfo& info_;

@@ -13,6 +13,9 @@
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "core/systemd_notify.h"
+#include "http_ingest/http_ingest.h"
+#include "modbus/modbus_driver.h"
+#include "mqtt_subscriber/mqtt_subscriber.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -70,6 +73,15 @@ int App::Run() {
   std::vector<std::unique_ptr<Driver>> drivers;
   if (config_.simulator.enabled) {
     drivers.push_back(std::make_unique<simulator::SimulatorDriver>(io, config_, *sim_clock));
+  }
+  if (!config_.drivers.modbus.devices.empty()) {
+    drivers.push_back(std::make_unique<modbus::ModbusDriver>(config_, *clock));
+  }
+  if (!config_.drivers.mqtt.subscriptions.empty()) {
+    drivers.push_back(std::make_unique<mqtt_subscriber::MqttSubscriberDriver>(io, config_, *clock));
+  }
+  if (config_.drivers.http.enabled) {
+    drivers.push_back(std::make_unique<http_ingest::HttpIngestDriver>(io, config_, *clock));
   }
 
   std::unique_ptr<ConsoleView> view;

@@ -25,10 +25,13 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 // it was reset (device reboot, battery change) and counted again from 0.
 constexpr uint64_t kWrapZone = 0xF0000000ull;
 constexpr uint64_t kTwoPow32 = 1ull << 32;
+constexpr uint64_t kTwoPow16 = 1ull << 16;
+constexpr uint64_t kWrapZone16 = kTwoPow16 - 1024;
 // More than this in one step is not people walking through a door but a swapped or
 // re-programmed device: counting it would put thousands of phantom visits in a report.
 constexpr uint64_t kMaxCounterStep = 100000;
 constexpr int64_t kDefaultSilentMs = 300'000;
+constexpr int64_t kDefaultPushSilentMs = 3'600'000;
 constexpr int kStateVersion = 1;
 
 enum class OccupancySource { kNone, kOccupancySensors, kDoorCounters, kSeats, kConnectors, kEquipment };
@@ -319,6 +322,18 @@ int64_t SilentMs(const Config& config, const SensorConfig& sc) {
   if (sc.driver == "simulator" && config.simulator.interval_s > 0) {
     return std::max<int64_t>(kDefaultSilentMs, int64_t(config.simulator.interval_s * 3000.0));
   }
+  // Pushed readings (a zigbee seat sensor, a meal terminal) come when something changes
+  // and from periodic reports, often an hour apart: five quiet minutes say nothing.
+  if (sc.driver == "mqtt" || sc.driver == "http") return kDefaultPushSilentMs;
+  if (sc.driver == "modbus") {
+    int64_t ms = kDefaultSilentMs;
+    for (const auto& d : config.drivers.modbus.devices) {
+      for (const auto& r : d.registers) {
+        if ((r.sensor.empty() ? d.sensor : r.sensor) == sc.id) ms = std::max<int64_t>(ms, 3 * int64_t(d.poll_interval_ms));
+      }
+    }
+    return ms;
+  }
   return kDefaultSilentMs;
 }
 
@@ -365,6 +380,10 @@ std::optional<uint64_t> FacilityModel::Impl::CountStep(const FacilityState& f, S
     delta = value - c.last;
   } else if (c.last >= kWrapZone && c.last < kTwoPow32 && value < kTwoPow32) {
     delta = kTwoPow32 - c.last + value;
+  } else if (c.last >= kWrapZone16 && c.last < kTwoPow16 && value < kTwoPow16 - kWrapZone16) {
+    // A 16-bit register counter (Modbus) wraps often. The zone is narrow, since such a
+    // counter is polled every few seconds: a reset near the top is rarely mistaken for it.
+    delta = kTwoPow16 - c.last + value;
   } else {
     delta = value;
     if (!s.reset_logged) {
@@ -389,6 +408,15 @@ std::optional<uint64_t> FacilityModel::Impl::CountStep(const FacilityState& f, S
 
 void FacilityModel::Impl::ProcessOne(FacilityState& f, SensorState& s, const Reading& r, Emitter& em) {
   const int64_t ts = r.ts_ms;
+  if (r.point == "online") {
+    // A driver's own verdict (a Modbus device that stopped answering): it is stored as
+    // the raw metric sensors/{id}/online, so the model only follows it, emitting nothing.
+    auto v = AsBool(r.value);
+    if (!v) return;
+    if (*v && (s.last_heard_ms == kNever || ts > s.last_heard_ms)) s.last_heard_ms = ts;
+    s.online = *v;
+    return;
+  }
   if (s.last_heard_ms == kNever || ts > s.last_heard_ms) s.last_heard_ms = ts;
   if (!s.online) {
     s.online = true;
@@ -594,7 +622,9 @@ Result<std::unique_ptr<FacilityModel>> FacilityModel::Create(const Config& confi
 void FacilityModel::Process(const std::vector<Reading>& raw, std::vector<Reading>& out) {
   // Counters are differenced in time order, and the entries of a door sample go before
   // its exits, so that the clamp at 0 never eats people who came in at the same instant.
-  auto rank = [](const Reading& r) { return r.point == "exits_total" ? 1 : 0; };
+  // A driver's "online" goes first, so that its data at the same instant does not make
+  // the model announce the sensor online a second time.
+  auto rank = [](const Reading& r) { return r.point == "online" ? -1 : r.point == "exits_total" ? 1 : 0; };
   std::vector<size_t> order(raw.size());
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {

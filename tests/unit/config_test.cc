@@ -316,7 +316,7 @@ TEST_CASE("config: every problem is reported together, each at its line", "[conf
   ExpectError(load, f, 29, "facilities[0].type", "unknown facility type 'school'");
   ExpectError(load, f, 30, "facilities[0].capacity", "must be > 0");
   ExpectError(load, f, 31, "facilities[0].timezone", "unknown time zone 'Mars/Olympus'");
-  ExpectError(load, f, 33, "facilities[0].sensors[0].driver", "unknown driver 'modbus'; known drivers: simulator");
+  ExpectError(load, f, 33, "facilities[0].sensors[0].driver", "unknown driver 'bacnet'; known drivers: simulator, modbus, mqtt, http");
   ExpectError(load, f, 34, "facilities[0].sensors[1].id", "duplicate sensor id 'door-1'");
   ExpectError(load, f, 35, "facilities[0].sensors[2].id", "'seat/1' must not contain");
   ExpectError(load, f, 35, "facilities[0].sensors[2].connectors", "only for kind charge_point");

@@ -47,6 +47,7 @@ struct SensorConfig {
   uint32_t connectors = 0;           // charge points: number of connectors
   double max_power_kw = 0;           // charge points: 7 (AC) or 60 (DC) typical
   double silent_after_s = 0;         // offline when not heard for this long; 0 = 3x the driver interval
+                                     // (simulator, modbus; at least 300 s), 3600 s for mqtt and http
   int line = 0;
 };
 
@@ -108,6 +109,105 @@ struct SimulatorConfig {
   uint64_t max_samples = 0;    // stop producing after this many samples; 0 = never (tests, demos)
 };
 
+// --- Southbound drivers other than the simulator (drivers/modbus, drivers/mqtt_subscriber,
+// drivers/http_ingest). Sensors name their driver ("modbus", "mqtt", "http"); these
+// sections say how each device is reached and which of its values feeds which point.
+
+// The type a driver gives a point's value. kAuto: the type the facility model and the
+// wire contract use for a known point (entries_total -> UInt64, occupancy -> UInt32,
+// occupied/in_use -> Boolean, ...), otherwise the natural type of the source value.
+enum class PointType { kAuto, kBool, kInt32, kInt64, kUInt32, kUInt64, kFloat, kDouble, kString };
+
+struct ModbusRegisterConfig {
+  enum class Table { kHolding, kInput, kCoil, kDiscreteInput };
+  enum class Type { kInt16, kUInt16, kInt32, kUInt32, kFloat32, kBool };
+  std::string sensor;  // default: the device's sensor
+  std::string point;
+  Table table = Table::kHolding;
+  uint32_t address = 0;          // 0-based protocol address (register 40001 is 0)
+  Type type = Type::kUInt16;     // coils and discrete inputs are always kBool
+  bool byte_swap = false;        // byte_order: little (each register's two bytes swapped)
+  bool word_swap = false;        // word_order: little (32-bit values: low register first)
+  double scale = 1.0;            // value = raw * scale + offset
+  double offset = 0.0;
+  PointType as = PointType::kAuto;
+  int line = 0;
+};
+
+struct ModbusDeviceConfig {
+  std::string id;        // for logs and counters
+  std::string facility;  // every register feeds a sensor of this facility
+  std::string sensor;    // default sensor of the registers
+  bool rtu = false;      // transport: tcp (default) or rtu (serial RS-485)
+  std::string host;      // tcp
+  uint32_t port = 502;
+  std::string serial_port;  // rtu, e.g. /dev/ttyUSB0; devices on one port share the bus
+  uint32_t baud = 9600;
+  char parity = 'N';     // 'N', 'E', 'O'
+  int data_bits = 8;
+  int stop_bits = 1;
+  int unit_id = 1;
+  int poll_interval_ms = 1000;
+  int timeout_ms = 1000;    // per request
+  int retries = 2;          // extra attempts of a failed request before the poll fails
+  int backoff_max_ms = 30000;  // a dead device is retried at growing intervals up to this
+  std::vector<ModbusRegisterConfig> registers;
+  int line = 0;
+};
+
+struct ModbusConfig {
+  std::vector<ModbusDeviceConfig> devices;
+};
+
+struct JsonPointConfig {
+  std::string point;
+  std::string pointer;  // RFC 6901 JSON Pointer into the payload, e.g. /occupancy
+  PointType type = PointType::kAuto;
+  double scale = 1.0;   // numbers only
+  int line = 0;
+};
+
+struct MqttSubscriptionConfig {
+  std::string topic;           // MQTT filter, wildcards + and # allowed
+  std::string facility;
+  std::string sensor;          // fixed sensor id, or
+  int sensor_level = -1;       // the topic level (0-based) that is the sensor id, or
+  std::string sensor_pointer;  // a JSON Pointer to the sensor id in the payload
+  std::string timestamp_pointer;  // epoch s/ms number or RFC 3339 string; empty = arrival time
+  std::vector<JsonPointConfig> points;
+  int line = 0;
+};
+
+struct MqttSubscriberConfig {
+  std::string broker;  // tcp://host:port of the local broker; empty = driver off
+  std::string client_id;  // default: edge_node_id + "-southbound"; fixed: the session persists
+  std::string username;
+  std::string password;  // secret: never logged
+  int keep_alive_s = 30;
+  int reconnect_min_ms = 500;
+  int reconnect_max_ms = 30000;
+  uint32_t max_payload_bytes = 65536;
+  int max_unacked = 100;  // messages received and not yet committed (the broker's window)
+  std::vector<MqttSubscriptionConfig> subscriptions;
+};
+
+struct HttpIngestConfig {
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  uint32_t port = 8081;
+  std::string token;  // bearer token; secret: never logged. Empty: no auth (loopback only)
+  uint32_t max_body_bytes = 1u << 20;
+  uint32_t max_readings = 10000;   // per request
+  uint32_t max_connections = 256;
+  int request_timeout_s = 10;  // an idle or partial request is cut off after this (slow clients)
+};
+
+struct DriversConfig {
+  ModbusConfig modbus;
+  MqttSubscriberConfig mqtt;
+  HttpIngestConfig http;
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -134,6 +234,7 @@ struct Config {
   UplinkConfig uplink;
   SimulatorConfig simulator;
   std::vector<FacilityConfig> facilities;
+  DriversConfig drivers;  // modbus, mqtt, http (see drivers/)
   WebConfig web;
 };
 

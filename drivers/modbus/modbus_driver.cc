@@ -1,0 +1,434 @@
+#include "modbus/modbus_driver.h"
+
+#include <modbus.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "modbus/register_map.h"
+
+namespace modbus {
+
+using gateway::Reading;
+using gateway::Status;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr auto kBusyPause = milliseconds(100);
+constexpr auto kRetryPause = milliseconds(50);
+
+bool IsException(int err) { return err >= EMBXILFUN && err <= EMBXGTAR; }
+bool IsMalformed(int err) { return err >= EMBBADCRC && err <= EMBBADSLAVE; }
+
+// What the workers and the commit callbacks share. Held by shared_ptr so that a commit
+// callback that runs after Stop() (the pipeline answers kShutdown later) finds it alive.
+struct Shared {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+};
+
+struct Device {
+  const gateway::ModbusDeviceConfig* cfg = nullptr;
+  std::vector<ReadBlock> blocks;
+  std::vector<std::string> sensors;  // distinct sensors it feeds, for `online`
+  modbus_t* ctx = nullptr;           // TCP: own connection; RTU: the bus's (not owned)
+  bool connected = false;
+  std::optional<bool> online;        // unknown until the first poll
+  Clock::time_point next_poll{};
+  int64_t backoff_ms = 0;
+  uint64_t failures = 0;              // consecutive failed polls
+};
+
+}  // namespace
+
+struct ModbusDriver::Impl {
+  Impl(const gateway::Config& c, const gateway::Clock& k) : config(c), clock(k) {}
+
+  // One worker: a TCP device, or all devices on one serial port.
+  struct Line {
+    std::string name;
+    bool rtu = false;
+    modbus_t* bus = nullptr;  // RTU only
+    bool bus_open = false;
+    std::vector<Device> devices;
+    std::thread thread;
+    std::mutex fd_mu;   // guards `fd` against Stop() shutting it down
+    int fd = -1;
+  };
+
+  const gateway::Config& config;
+  const gateway::Clock& clock;
+  gateway::ReadingSink* sink = nullptr;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::vector<std::unique_ptr<Line>> lines;
+  ModbusStats stats;
+  std::mutex error_mu;
+  std::string last_error;  // for Stats(); guarded by error_mu
+
+  void NoteError(const std::string& text) {
+    std::lock_guard<std::mutex> lk(error_mu);
+    last_error = text;
+  }
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> lk(shared->mu);
+    return shared->stop;
+  }
+  // Sleeps until `t` or Stop(); false when stopping.
+  bool SleepUntil(Clock::time_point t) {
+    std::unique_lock<std::mutex> lk(shared->mu);
+    shared->cv.wait_until(lk, t, [&] { return shared->stop; });
+    return !shared->stop;
+  }
+
+  void SetFd(Line& line, int fd) {
+    std::lock_guard<std::mutex> lk(line.fd_mu);
+    line.fd = fd;
+  }
+
+  bool Connect(Line& line, Device& d) {
+    if (line.rtu) {
+      if (!line.bus_open) {
+        if (modbus_connect(line.bus) != 0) {
+          if (d.failures == 0) spdlog::warn("modbus {}: cannot open serial port {}: {}", d.cfg->id, d.cfg->serial_port,
+                       modbus_strerror(errno));
+          return false;
+        }
+        line.bus_open = true;
+      }
+      modbus_set_slave(line.bus, d.cfg->unit_id);
+      d.ctx = line.bus;
+      return true;
+    }
+    if (d.connected) return true;
+    if (modbus_connect(d.ctx) != 0) {
+      if (d.failures == 0) {
+        spdlog::warn("modbus {}: cannot connect to {}:{}: {}", d.cfg->id, d.cfg->host, d.cfg->port,
+                     modbus_strerror(errno));
+      }
+      return false;
+    }
+    d.connected = true;
+    SetFd(line, modbus_get_socket(d.ctx));
+    return true;
+  }
+
+  void Disconnect(Line& line, Device& d) {
+    if (line.rtu) {
+      modbus_flush(line.bus);
+      return;
+    }
+    if (!d.connected) return;
+    SetFd(line, -1);
+    modbus_close(d.ctx);
+    d.connected = false;
+  }
+
+  // One request with retries. Returns 0 on success, the last errno otherwise.
+  int ReadBlock(Line& line, Device& d, const modbus::ReadBlock& b, std::vector<uint16_t>& words,
+                std::vector<uint8_t>& bits) {
+    using Tb = gateway::ModbusRegisterConfig::Table;
+    int err = 0;
+    for (int attempt = 0; attempt <= d.cfg->retries; ++attempt) {
+      if (attempt > 0 && !SleepUntil(Clock::now() + kRetryPause * attempt)) return ECANCELED;
+      if (!Connect(line, d)) {
+        err = errno ? errno : ECONNREFUSED;
+        ++stats.request_errors;
+        continue;
+      }
+      int n = -1;
+      switch (b.table) {
+        case Tb::kHolding:
+          words.resize(b.count);
+          n = modbus_read_registers(d.ctx, int(b.address), int(b.count), words.data());
+          break;
+        case Tb::kInput:
+          words.resize(b.count);
+          n = modbus_read_input_registers(d.ctx, int(b.address), int(b.count), words.data());
+          break;
+        case Tb::kCoil:
+          bits.resize(b.count);
+          n = modbus_read_bits(d.ctx, int(b.address), int(b.count), bits.data());
+          break;
+        case Tb::kDiscreteInput:
+          bits.resize(b.count);
+          n = modbus_read_input_bits(d.ctx, int(b.address), int(b.count), bits.data());
+          break;
+      }
+      if (n == int(b.count)) return 0;
+      err = n < 0 ? errno : EMBBADDATA;
+      ++stats.request_errors;
+      if (IsException(err)) {
+        // The device answered: the map is wrong for it, retrying will not help.
+        ++stats.exceptions;
+        return err;
+      }
+      if (IsMalformed(err)) {
+        ++stats.bad_replies;
+        spdlog::warn("modbus {}: malformed reply to a read of {} at {}: {}", d.cfg->id, b.count, b.address,
+                     modbus_strerror(err));
+        NoteError(d.cfg->id + ": malformed reply: " + modbus_strerror(err));
+      }
+      // Timeouts, resets and garbage leave the stream in an unknown state: start clean.
+      Disconnect(line, d);
+      if (Stopping()) return ECANCELED;
+    }
+    return err;
+  }
+
+  // Submits and waits for the commit. Returns false when stopping.
+  bool Commit(std::vector<Reading> batch) {
+    for (;;) {
+      auto result = std::make_shared<std::optional<Status>>();
+      auto sh = shared;
+      sink->Submit(batch, [sh, result](const Status& s) {
+        std::lock_guard<std::mutex> lk(sh->mu);
+        *result = s;
+        sh->cv.notify_all();
+      });
+      Status s;
+      {
+        std::unique_lock<std::mutex> lk(shared->mu);
+        shared->cv.wait(lk, [&] { return shared->stop || result->has_value(); });
+        if (!result->has_value()) return false;
+        s = **result;
+      }
+      if (s.ok()) {
+        stats.readings += batch.size();
+        return true;
+      }
+      if (s.code() != Status::Code::kBusy) return false;  // shutdown
+      ++stats.busy_retries;
+      if (!SleepUntil(Clock::now() + kBusyPause)) return false;
+    }
+  }
+
+  void SetOnline(Device& d, bool online, int64_t ts, std::vector<Reading>& out) {
+    if (d.online && *d.online == online) return;
+    d.online = online;
+    for (const auto& s : d.sensors) {
+      Reading r;
+      r.facility_id = d.cfg->facility;
+      r.sensor_id = s;
+      r.point = "online";
+      r.value = online;
+      r.ts_ms = ts;
+      out.push_back(std::move(r));
+    }
+  }
+
+  void Poll(Line& line, Device& d) {
+    const int64_t ts = clock.NowMs();
+    std::vector<Reading> batch;
+    std::vector<uint16_t> words;
+    std::vector<uint8_t> bits;
+    bool any_answer = false;
+    int last_err = 0;
+    std::vector<Reading> values;
+    for (const auto& b : d.blocks) {
+      int err = ReadBlock(line, d, b, words, bits);
+      if (err == ECANCELED) return;
+      if (err != 0) {
+        last_err = err;
+        if (IsException(err)) {
+          any_answer = true;
+          spdlog::warn("modbus {}: exception reply to a read of {} at {}: {} (check the register map)",
+                       d.cfg->id, b.count, b.address, modbus_strerror(err));
+          NoteError(d.cfg->id + ": exception reply: " + modbus_strerror(err));
+          continue;
+        }
+        // Not answering after the retries: the other blocks would only wait out their
+        // timeouts too, holding up the other devices on this bus.
+        break;
+      }
+      any_answer = true;
+      for (size_t idx : b.entries) {
+        const auto& e = d.cfg->registers[idx];
+        const uint32_t off = e.address - b.address;
+        const bool registers = b.table == gateway::ModbusRegisterConfig::Table::kHolding ||
+                               b.table == gateway::ModbusRegisterConfig::Table::kInput;
+        gateway::Result<gateway::Value> v = registers ? DecodeRegisters(words.data() + off, words.size() - off, e)
+                                                      : DecodeBit(bits[off], e);
+        if (!v.ok()) {
+          ++stats.bad_values;
+          NoteError(d.cfg->id + ": " + e.point + ": " + v.status().message());
+          spdlog::warn("modbus {}: {}/{} at {}: {}", d.cfg->id, e.sensor.empty() ? d.cfg->sensor : e.sensor, e.point,
+                       e.address, v.status().message());
+          continue;
+        }
+        Reading r;
+        r.facility_id = d.cfg->facility;
+        r.sensor_id = e.sensor.empty() ? d.cfg->sensor : e.sensor;
+        r.point = e.point;
+        r.value = std::move(v.value());
+        r.ts_ms = ts;
+        values.push_back(std::move(r));
+      }
+    }
+    const auto interval = milliseconds(d.cfg->poll_interval_ms);
+    if (!any_answer) {
+      ++stats.failed_polls;
+      ++d.failures;
+      d.backoff_ms = std::min<int64_t>(d.backoff_ms == 0 ? d.cfg->poll_interval_ms : d.backoff_ms * 2,
+                                       std::max(d.cfg->backoff_max_ms, d.cfg->poll_interval_ms));
+      if (d.failures == 1) {
+        spdlog::warn("modbus {}: no answer after {} attempts ({}); sensors offline, retrying with backoff up to "
+                     "{} ms",
+                     d.cfg->id, d.cfg->retries + 1, modbus_strerror(last_err), d.cfg->backoff_max_ms);
+      }
+      NoteError(d.cfg->id + ": no answer (" + modbus_strerror(last_err) + ")");
+      SetOnline(d, false, ts, batch);
+      // A serial adapter that was unplugged (or a pty that went away) only comes back
+      // when the port is opened again.
+      if (line.rtu && line.bus_open) {
+        modbus_close(line.bus);
+        line.bus_open = false;
+      }
+      d.next_poll = Clock::now() + milliseconds(d.backoff_ms);
+      if (!batch.empty()) Commit(std::move(batch));
+      return;
+    }
+    if (d.failures > 0) spdlog::info("modbus {}: answering again after {} failed polls", d.cfg->id, d.failures);
+    d.failures = 0;
+    d.backoff_ms = 0;
+    ++stats.polls;
+    SetOnline(d, true, ts, batch);
+    for (auto& r : values) batch.push_back(std::move(r));
+    // The next poll keeps to the grid; a poll that overran skips the slots it missed.
+    d.next_poll += interval;
+    if (d.next_poll < Clock::now()) d.next_poll = Clock::now() + interval;
+    if (!batch.empty()) Commit(std::move(batch));
+  }
+
+  void Run(Line& line) {
+    while (!Stopping()) {
+      auto it = std::min_element(line.devices.begin(), line.devices.end(),
+                                 [](const Device& a, const Device& b) { return a.next_poll < b.next_poll; });
+      if (!SleepUntil(it->next_poll)) break;
+      Poll(line, *it);
+    }
+    for (auto& d : line.devices) Disconnect(line, d);
+    if (line.rtu && line.bus_open) modbus_close(line.bus);
+  }
+};
+
+ModbusDriver::ModbusDriver(const gateway::Config& config, const gateway::Clock& clock)
+    : impl_(std::make_unique<Impl>(config, clock)) {}
+
+ModbusDriver::~ModbusDriver() {
+  Stop();
+  for (auto& line : impl_->lines) {
+    for (auto& d : line->devices) {
+      if (!line->rtu && d.ctx) modbus_free(d.ctx);
+    }
+    if (line->bus) modbus_free(line->bus);
+  }
+}
+
+const ModbusStats& ModbusDriver::stats() const { return impl_->stats; }
+
+gateway::DriverStats ModbusDriver::Stats() const {
+  const auto& s = impl_->stats;
+  gateway::DriverStats out;
+  out.readings = s.readings.load();
+  out.errors = s.failed_polls.load() + s.bad_replies.load() + s.exceptions.load() + s.bad_values.load();
+  std::lock_guard<std::mutex> lk(impl_->error_mu);
+  out.last_error = impl_->last_error;
+  return out;
+}
+
+Status ModbusDriver::Start(gateway::ReadingSink& sink) {
+  Impl& m = *impl_;
+  m.sink = &sink;
+  std::map<std::string, Impl::Line*> buses;
+  const auto now = Clock::now();
+  for (const auto& cfg : m.config.drivers.modbus.devices) {
+    Device d;
+    d.cfg = &cfg;
+    d.blocks = PlanReads(cfg.registers);
+    for (const auto& r : cfg.registers) {
+      const std::string& s = r.sensor.empty() ? cfg.sensor : r.sensor;
+      if (std::find(d.sensors.begin(), d.sensors.end(), s) == d.sensors.end()) d.sensors.push_back(s);
+    }
+    d.next_poll = now;
+    const uint32_t to_ms = uint32_t(cfg.timeout_ms);
+    Impl::Line* line = nullptr;
+    if (cfg.rtu) {
+      auto it = buses.find(cfg.serial_port);
+      if (it == buses.end()) {
+        auto l = std::make_unique<Impl::Line>();
+        l->name = cfg.serial_port;
+        l->rtu = true;
+        l->bus = modbus_new_rtu(cfg.serial_port.c_str(), int(cfg.baud), cfg.parity, cfg.data_bits, cfg.stop_bits);
+        if (!l->bus) return Status::InvalidArgument("modbus " + cfg.id + ": " + modbus_strerror(errno));
+        modbus_set_response_timeout(l->bus, to_ms / 1000, (to_ms % 1000) * 1000);
+        it = buses.emplace(cfg.serial_port, l.get()).first;
+        m.lines.push_back(std::move(l));
+      }
+      line = it->second;
+    } else {
+      auto l = std::make_unique<Impl::Line>();
+      l->name = cfg.id;
+      d.ctx = modbus_new_tcp_pi(cfg.host.c_str(), std::to_string(cfg.port).c_str());
+      if (!d.ctx) return Status::InvalidArgument("modbus " + cfg.id + ": " + modbus_strerror(errno));
+      modbus_set_slave(d.ctx, cfg.unit_id);
+      modbus_set_response_timeout(d.ctx, to_ms / 1000, (to_ms % 1000) * 1000);
+      line = l.get();
+      m.lines.push_back(std::move(l));
+    }
+    line->devices.push_back(std::move(d));
+  }
+  for (auto& l : m.lines) {
+    Impl::Line* line = l.get();
+    line->thread = std::thread([&m, line] {
+      try {
+        m.Run(*line);
+      } catch (const std::exception& e) {
+        spdlog::error("modbus {}: worker stopped: {}", line->name, e.what());
+      }
+    });
+  }
+  if (!m.lines.empty()) {
+    spdlog::info("modbus: polling {} devices on {} lines", m.config.drivers.modbus.devices.size(), m.lines.size());
+  }
+  return Status::Ok();
+}
+
+void ModbusDriver::Stop() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard<std::mutex> lk(m.shared->mu);
+    if (m.shared->stop && m.lines.empty()) return;
+    m.shared->stop = true;
+    m.shared->cv.notify_all();
+  }
+  // A worker blocked in a TCP read wakes at once when its socket is shut down.
+  for (auto& l : m.lines) {
+    std::lock_guard<std::mutex> lk(l->fd_mu);
+    if (l->fd >= 0) ::shutdown(l->fd, SHUT_RDWR);
+  }
+  for (auto& l : m.lines) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+  const auto& s = m.stats;
+  if (!m.lines.empty()) {
+    spdlog::info("modbus: {} polls, {} failed, {} request errors, {} malformed replies, {} exceptions, {} bad values, "
+                 "{} readings",
+                 s.polls.load(), s.failed_polls.load(), s.request_errors.load(), s.bad_replies.load(),
+                 s.exceptions.load(), s.bad_values.load(), s.readings.load());
+  }
+}
+
+}  // namespace modbus

@@ -1,0 +1,63 @@
+// ModbusDriver: polls Modbus TCP and RTU (RS-485) devices through libmodbus and turns
+// their registers into readings (see RegisterMap for the decoding).
+//
+// libmodbus blocks, so polling runs on worker threads, never on the core's loop: one
+// thread per TCP device, one per serial port (the devices on one RS-485 bus take turns,
+// as the bus requires). A slow or dead device therefore delays only itself (or its
+// bus). Each poll's readings are submitted as one batch and the worker waits for the
+// commit: when the core pushes back (kBusy) it offers the same batch again after a
+// pause, so a backlog slows the polling instead of growing in memory.
+//
+// A request that fails is retried `retries` times; a poll that still fails marks the
+// device's sensors offline (the raw point sensors/{id}/online = false, which the
+// facility model follows) and the device is retried with exponential backoff up to
+// backoff_max_ms. Modbus exception replies and malformed replies are logged and
+// counted; they never stop the driver.
+//
+// Threads: constructed, started and stopped on the core's loop thread. Stop() wakes
+// the workers (shutting down their sockets) and joins them; it returns within about
+// one request timeout for an RTU bus, at once for TCP.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/clock.h"
+#include "gateway/config.h"
+#include "gateway/driver.h"
+
+namespace modbus {
+
+struct ModbusStats {
+  std::atomic<uint64_t> polls{0};           // polls that produced readings
+  std::atomic<uint64_t> failed_polls{0};    // polls that failed after retries
+  std::atomic<uint64_t> request_errors{0};  // single requests that failed (before retries)
+  std::atomic<uint64_t> bad_replies{0};     // malformed replies (CRC, length, function)
+  std::atomic<uint64_t> exceptions{0};      // Modbus exception replies (illegal address...)
+  std::atomic<uint64_t> bad_values{0};      // values that did not decode (NaN, range)
+  std::atomic<uint64_t> busy_retries{0};    // batches offered again after kBusy
+  std::atomic<uint64_t> readings{0};        // readings committed
+};
+
+class ModbusDriver final : public gateway::Driver {
+ public:
+  ModbusDriver(const gateway::Config& config, const gateway::Clock& clock);
+  ~ModbusDriver() override;
+
+  std::string Name() const override { return "modbus"; }
+  gateway::Status Start(gateway::ReadingSink& sink) override;
+  void Stop() override;
+
+  const ModbusStats& stats() const;
+  // Readings committed; errors = failed polls + malformed replies + exception replies +
+  // undecodable values; the last of them in words.
+  gateway::DriverStats Stats() const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace modbus
