@@ -12,6 +12,7 @@
 #include "core/console_view.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
+#include "report/figures.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -60,7 +61,19 @@ int App::Run() {
     spdlog::critical("facility model: {}", model.status().ToString());
     return 1;
   }
+  auto history = store::History::Create(config_);
+  if (!history.ok()) {
+    spdlog::critical("history: {}", history.status().ToString());
+    return 1;
+  }
   Pipeline pipeline(io, config_, *outbox.value(), *model.value(), *clock);
+  pipeline.set_history(history.value().get(), [this](const std::string& facility, int64_t day,
+                                                     const std::vector<store::HourRow>& rows) -> std::optional<Value> {
+    for (const auto& f : config_.facilities) {
+      if (f.id == facility) return Value(report::DailyDataSet(f, day, rows));
+    }
+    return std::nullopt;
+  });
   uplink::MqttUplink uplink(io, config_, *outbox.value(), *clock, options_.version);
   pipeline.set_on_committed([&] { uplink.Notify(); });
   uplink.set_on_acked([&] { pipeline.RequestCommit(); });

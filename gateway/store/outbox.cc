@@ -29,6 +29,8 @@ void BindValue(Statement& st, int i, const Value& v) {
     case 5: st.BindDouble(i, std::get<float>(v)); break;
     case 6: st.BindDouble(i, std::get<double>(v)); break;
     case 7: st.BindText(i, std::get<std::string>(v)); break;
+    // A DataSet (the daily report) is rare and small: kept as JSON text.
+    case 8: st.BindText(i, DataSetToJson(std::get<DataSet>(v))); break;
   }
 }
 
@@ -42,6 +44,12 @@ Value ColumnValue(const Statement& st, int col, DataType type) {
     case DataType::kFloat: return static_cast<float>(st.Double(col));
     case DataType::kDouble: return st.Double(col);
     case DataType::kString: return st.Text(col);
+    case DataType::kDataSet: {
+      auto d = DataSetFromJson(st.Text(col));
+      // Written by us in the same transaction as its row: a damaged one is replaced by
+      // an empty table rather than stopping the drain.
+      return d.ok() ? Value(std::move(d.value())) : Value(DataSet{});
+    }
   }
   return st.Text(col);
 }
@@ -241,19 +249,21 @@ void Outbox::Ack(int64_t lo, int64_t hi) {
   }
 }
 
-Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state) {
-  Status s = CommitOnce(readings, model_state);
+Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state,
+                      const TxnHook* hook) {
+  Status s = CommitOnce(readings, model_state, hook);
   if (s.code() == Status::Code::kCorruption) {
     // Start over with a fresh file and keep this batch: losing the old backlog is
     // bad, crash-looping on it would lose everything after it too.
     MoveAside(s.message());
     s = OpenFile();
-    if (s.ok()) s = CommitOnce(readings, model_state);
+    if (s.ok()) s = CommitOnce(readings, model_state, hook);
   }
   return s;
 }
 
-Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state) {
+Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state,
+                          const TxnHook* hook) {
   // BEGIN IMMEDIATE takes the write lock up front, so the transaction cannot fail
   // half-way for lack of it.
   Status s = db_.Exec("BEGIN IMMEDIATE");
@@ -314,6 +324,10 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     put_meta_.BindText(2, *model_state);
     s = put_meta_.Run();
     put_meta_.Reset();
+    if (!s.ok()) return fail(s);
+  }
+  if (hook && *hook) {
+    s = (*hook)(db_);
     if (!s.ok()) return fail(s);
   }
   uint64_t depth_before = depth_;

@@ -107,6 +107,13 @@ struct SimulatorConfig {
   uint64_t max_samples = 0;    // stop producing after this many samples; 0 = never (tests, demos)
 };
 
+// Utilisation history (store/history.h) and the daily report on the wire.
+struct HistoryConfig {
+  int retention_days = 365;        // hourly rollups older than this many local days are deleted
+  bool daily_report = true;        // publish reports/daily per facility after each local midnight
+  int daily_report_delay_s = 60;   // wait this long after midnight for the day's late readings
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -122,6 +129,7 @@ struct Config {
   UplinkConfig uplink;
   SimulatorConfig simulator;
   std::vector<FacilityConfig> facilities;
+  HistoryConfig history;
 };
 
 // One problem in a config file.
