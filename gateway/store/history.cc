@@ -252,7 +252,9 @@ struct History::Impl {
     int64_t a = f.w;
     while (a < to) {
       int64_t b = std::min(to, FloorMinute(a) + kMinuteMs);
-      bool complete = !f.sensors.empty();
+      // Complete: the occupancy is known (the facility model states it at start-up) and
+      // every sensor reports.
+      bool complete = !f.sensors.empty() && f.occ.has_value();
       for (auto& s : f.sensors) {
         s.reporting = s.last_heard != kNever && s.last_heard <= a && a < s.last_heard + s.silent_ms;
         if (s.reporting) {

@@ -22,7 +22,8 @@
 //     next one;
 //   - a sensor is "reporting" from each of its readings until the next one, but for at
 //     most its silence bound (sensors[].silent_after_s, default as the facility model);
-//   - the facility is "complete" while every one of its sensors is reporting;
+//   - the facility is "complete" while every one of its sensors is reporting (and an
+//     occupancy value is known, which the facility model states at start-up);
 //   - opening time counts when the configured opening hours say open; occupancy,
 //     crowded time (occupancy >= 90 % of capacity) and full time (>= capacity) are
 //     integrated only over open AND complete time, so a silent sensor lowers the data
