@@ -56,6 +56,22 @@ std::optional<double> AsDouble(const Value& v) {
 
 using Key = std::tuple<std::string, std::string, int64_t, int>;
 
+bool EndsWith(const std::string& s, const char* tail) {
+  const size_t n = std::char_traits<char>::length(tail);
+  return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+}
+
+// The rows the history reads. Others (status/open, sensors/*/online, occupancy/ratio,
+// ...) are left alone and, being stamped with the gateway clock rather than a
+// reading's time, must not move a facility's time either.
+bool Relevant(const Reading& r) {
+  if (!r.sensor_id.empty()) return true;
+  const std::string& p = r.point;
+  return p == "occupancy/current" || p == "visits/entries" || p == "meals/served" || p == "checkins/count" ||
+         (p.rfind("connectors/", 0) == 0 && (EndsWith(p, "/status") || EndsWith(p, "/energy_kwh"))) ||
+         (p.rfind("equipment/", 0) == 0 && EndsWith(p, "/in_use"));
+}
+
 struct SensorH {
   std::string id;
   SensorKind kind = SensorKind::kDoorCounter;
@@ -315,10 +331,13 @@ struct History::Impl {
       delta = std::max<int64_t>(0, value - c.value);
       c.value = std::max(c.value, value);
     }
-    if (delta > 0) RowsAt(f, at)[0]->*field += delta;
+    if (delta > 0 && field) RowsAt(f, at)[0]->*field += delta;
   }
 
-  void IngestOne(FacilityH& f, const Reading& r, int64_t t) {
+  // record = false: before the facility's first sensor reading, derived rows (the
+  // model's start-up values) only set the running state; nothing is summed, so no
+  // day appears in the history before the first real reading.
+  void IngestOne(FacilityH& f, const Reading& r, int64_t t, bool record) {
     if (!r.sensor_id.empty()) {
       auto it = f.sensor_index.find(r.sensor_id);
       if (it == f.sensor_index.end()) return;
@@ -332,6 +351,7 @@ struct History::Impl {
       auto v = AsInt(r.value);
       if (!v) return;
       f.occ = std::max<int64_t>(0, *v);
+      if (!record) return;
       HourRow& fr = *RowsAt(f, t)[0];
       if (f.local_open && *f.occ > fr.peak) {
         fr.peak = *f.occ;
@@ -343,7 +363,7 @@ struct History::Impl {
       int64_t HourRow::*field = p == "visits/entries" ? &HourRow::entries
                                 : p == "meals/served" ? &HourRow::meals
                                                       : &HourRow::checkins;
-      Counter(f, p, *v, r.ts_ms, t, field);
+      Counter(f, p, *v, r.ts_ms, t, record ? field : nullptr);
     } else if (p.rfind("connectors/", 0) == 0) {
       size_t slash = p.find('/', 11);
       if (slash == std::string::npos) return;
@@ -360,7 +380,10 @@ struct History::Impl {
         if (!v) return;
         const bool was = c.known && Occupied(c.status);
         const bool now = Occupied(*v);
-        if (now && !was) {
+        if (!record) {
+          // A session already running when history starts has no known start.
+          c.session_start = kNever;
+        } else if (now && !was) {
           const LocalDateTime& l = f.LocalAt(t);
           RowsAt(f, t)[0]->sessions += 1;
           c.session_start = t;
@@ -378,7 +401,7 @@ struct History::Impl {
         auto v = AsDouble(r.value);
         if (!v) return;
         // A register that went down was replaced or reset: a new baseline, no delivery.
-        if (c.energy && *v > *c.energy) RowsAt(f, t)[0]->energy_kwh += *v - *c.energy;
+        if (record && c.energy && *v > *c.energy) RowsAt(f, t)[0]->energy_kwh += *v - *c.energy;
         c.energy = *v;
       }
     } else if (p.rfind("equipment/", 0) == 0 && p.size() > 17 && p.compare(p.size() - 7, 7, "/in_use") == 0) {
@@ -388,7 +411,7 @@ struct History::Impl {
       if (!v) return;
       SensorH& s = f.sensors[it->second];
       const bool on = *v != 0;
-      if (on && !(s.in_use_known && s.in_use)) RowsAt(f, t)[1 + it->second]->sessions += 1;
+      if (record && on && !(s.in_use_known && s.in_use)) RowsAt(f, t)[1 + it->second]->sessions += 1;
       s.in_use = on;
       s.in_use_known = true;
     }
@@ -540,19 +563,23 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
   for (size_t i : order) {
     const Reading& r = rows[i];
     FacilityH* f = impl_->Find(r.facility_id);
-    if (!f) continue;
+    if (!f || !Relevant(r)) continue;
     if (r.ts_ms > now_ms + kFutureSlackMs) {
       ++ignored_future_;
       continue;
     }
     if (f->w == kNever) {
-      // The first reading ever: the day it falls in is history from its start (the
-      // hours before count as open but not complete).
+      if (r.sensor_id.empty()) {
+        impl_->IngestOne(*f, r, r.ts_ms, false);
+        continue;
+      }
+      // The first sensor reading ever: the day it falls in is history from its start
+      // (the hours before count as open but not complete), and reported from then on.
       f->w = f->tz.DayStartMs(r.ts_ms);
       f->reported_through = f->tz.ToLocal(r.ts_ms).day_number - 1;
     }
     impl_->Advance(*f, r.ts_ms);
-    impl_->IngestOne(*f, r, std::max(r.ts_ms, f->w));
+    impl_->IngestOne(*f, r, std::max(r.ts_ms, f->w), true);
   }
 }
 
