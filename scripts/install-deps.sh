@@ -17,7 +17,7 @@ packages=(
   catch2                                      # unit tests
   mosquitto mosquitto-clients                 # broker for the demo and the tests
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
-  chromium fonts-wqy-zenhei                   # report tests: HTML -> PNG/PDF, CJK glyphs
+  chromium fonts-wqy-zenhei poppler-utils     # report tests: HTML -> PNG/PDF, CJK glyphs, pdftotext
 )
 
 missing=()

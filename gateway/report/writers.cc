@@ -20,7 +20,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 struct Kinds {
-  bool meals = false, checkins = false, charging = false, equipment = false;
+  bool visits = false, meals = false, checkins = false, charging = false, equipment = false;
 };
 
 Kinds KindsOf(const FacilityConfig& f) {
@@ -28,6 +28,7 @@ Kinds KindsOf(const FacilityConfig& f) {
   k.meals = f.type == FacilityType::kCanteen;
   k.checkins = f.type == FacilityType::kElderlyStation;
   for (const auto& s : f.sensors) {
+    if (s.kind == SensorKind::kDoorCounter) k.visits = true;  // only door counters count entries
     if (s.kind == SensorKind::kMealTerminal) k.meals = true;
     if (s.kind == SensorKind::kCheckinTerminal) k.checkins = true;
     if (s.kind == SensorKind::kChargePoint) k.charging = true;
@@ -129,7 +130,8 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
     const TimeZone tz = ZoneOf(ff);
     auto row = [&](const std::string& date, const Figures& f, bool range) {
       std::vector<std::string> cells = {
-          fc.id, fc.name, TypeLabel(fc.type), date, Num(f.OpeningHours(), 2), std::to_string(f.sum.entries),
+          fc.id, fc.name, TypeLabel(fc.type), date, Num(f.OpeningHours(), 2),
+          k.visits ? std::to_string(f.sum.entries) : "",
           std::to_string(f.capacity), f.sum.peak >= 0 ? std::to_string(f.sum.peak) : "", PeakTime(tz, f, range),
           Opt(f.MeanOccupancy(), 2), Opt(f.Utilisation(), 2, 100), Num(f.HoursCrowded(), 2), Num(f.HoursFull(), 2),
           Opt(f.Completeness(), 2, 100), k.meals ? std::to_string(f.sum.meals) : "",
@@ -160,7 +162,7 @@ Json FiguresJson(const FacilityFigures& ff, const Figures& f, bool range) {
   Json j;
   j["has_data"] = f.has_data;
   j["opening_hours"] = JNum(f.OpeningHours());
-  j["visits"] = f.sum.entries;
+  j["visits"] = k.visits ? Json(f.sum.entries) : Json(nullptr);
   j["peak_occupancy"] = f.sum.peak >= 0 ? Json(f.sum.peak) : Json(nullptr);
   j["peak_time"] = f.sum.peak >= 0 ? Json(PeakTime(tz, f, true)) : Json(nullptr);
   j["mean_occupancy"] = JOpt(f.MeanOccupancy());
@@ -438,7 +440,8 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
     if (k.equipment) service += "器材 equipment sessions " + std::to_string(t.EquipmentSessions());
     o << "<tr><td class=\"l\"><a href=\"#facility-" << Esc(ff.config->id) << "\">" << Esc(ff.config->name)
       << "</a></td><td class=\"l\">" << TypeLabel(ff.config->type) << "</td><td>" << Num(t.OpeningHours(), 1)
-      << "</td><td>" << t.sum.entries << "</td><td>" << (t.sum.peak >= 0 ? std::to_string(t.sum.peak) : "—")
+      << "</td><td>" << (k.visits ? std::to_string(t.sum.entries) : "—") << "</td><td>"
+      << (t.sum.peak >= 0 ? std::to_string(t.sum.peak) : "—")
       << "</td><td>" << OptNum(t.MeanOccupancy(), 2) << "</td><td>" << Pct(t.Utilisation()) << "</td><td>"
       << Num(t.HoursCrowded(), 1) << "</td><td>" << Num(t.HoursFull(), 1) << "</td><td>"
       << Pct(t.Completeness()) << "</td><td class=\"l\">" << Esc(service) << "</td></tr>";
@@ -475,7 +478,8 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
       << " <span class=\"en\">(" << Esc(fc.id) << ", " << TypeLabel(fc.type) << ", 容量 capacity " << t.capacity
       << ")</span></h2>";
     o << "<div class=\"kpis\">"
-      << "<div class=\"kpi\">到访人次 <span class=\"en\">Visits</span><b>" << t.sum.entries << "</b></div>"
+      << "<div class=\"kpi\">到访人次 <span class=\"en\">Visits</span><b>"
+      << (k.visits ? std::to_string(t.sum.entries) : "—") << "</b></div>"
       << "<div class=\"kpi\">利用率 <span class=\"en\">Utilisation</span><b>" << Pct(t.Utilisation()) << "</b></div>"
       << "<div class=\"kpi\">最高在场 <span class=\"en\">Peak</span><b>"
       << (t.sum.peak >= 0 ? std::to_string(t.sum.peak) : "—") << "</b>" << Esc(PeakTime(tz, t, true)) << "</div>"
@@ -514,7 +518,8 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
     o << "</tr>";
     auto row = [&](const std::string& label, const Figures& d, bool total) {
       o << "<tr" << (total ? " class=\"total\"" : (d.has_data ? "" : " class=\"nodata\"")) << "><td class=\"l\">"
-        << Esc(label) << "</td><td>" << Num(d.OpeningHours(), 1) << "</td><td>" << d.sum.entries << "</td><td>"
+        << Esc(label) << "</td><td>" << Num(d.OpeningHours(), 1) << "</td><td>"
+        << (k.visits ? std::to_string(d.sum.entries) : "—") << "</td><td>"
         << (d.sum.peak >= 0 ? std::to_string(d.sum.peak) : "—") << "</td><td>" << Esc(PeakTime(tz, d, total))
         << "</td><td>" << OptNum(d.MeanOccupancy(), 2) << "</td><td>" << Pct(d.Utilisation()) << "</td><td>"
         << Num(d.HoursCrowded(), 2) << "</td><td>" << Num(d.HoursFull(), 2) << "</td><td>" << Pct(d.Completeness())
