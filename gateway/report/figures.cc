@@ -157,15 +157,25 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
     FacilityFigures ff;
     ff.config = fc;
     ff.timezone = fc->timezone.empty() ? config.timezone : fc->timezone;
-    // Rows come ordered by sensor, then day: split per day once.
+    // Rows come ordered by sensor, then day: split per day once (moved, not copied),
+    // and the range's figures are the sum of the days', so that a year's rows are
+    // held for one facility at a time.
     std::map<int64_t, std::vector<store::HourRow>> by_day;
-    for (auto& r : rows.value()) by_day[r.day].push_back(r);
+    for (auto& r : rows.value()) by_day[r.day].push_back(std::move(r));
+    rows.value().clear();
+    rows.value().shrink_to_fit();
+    static const std::vector<store::HourRow> kNone;
+    ff.total = Summarise(*fc, kNone, day_from, day_to);
     for (int64_t d = day_from; d <= day_to; ++d) {
       auto it = by_day.find(d);
-      static const std::vector<store::HourRow> kNone;
       ff.days.push_back(Summarise(*fc, it == by_day.end() ? kNone : it->second, d, d));
+      if (it != by_day.end()) by_day.erase(it);
+      const Figures& day = ff.days.back();
+      ff.total.has_data = ff.total.has_data || day.has_data;
+      ff.total.sum.Merge(day.sum);
+      for (size_t h = 0; h < 24; ++h) ff.total.by_hour[h].Merge(day.by_hour[h]);
+      for (size_t i = 0; i < ff.total.sensors.size(); ++i) ff.total.sensors[i].Merge(day.sensors[i]);
     }
-    ff.total = Summarise(*fc, rows.value(), day_from, day_to);
     any = any || ff.total.has_data;
     data.facilities.push_back(std::move(ff));
   }
