@@ -386,7 +386,9 @@ h2 { font-size: 16px; border-bottom: 2px solid #2b6cb0; padding-bottom: 2px; mar
 h3 { font-size: 13px; margin: 10px 0 4px; }
 .en { color: #4a5568; font-weight: normal; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; }
-th, td { border: 1px solid #cbd5e0; padding: 2px 4px; text-align: right; }
+th, td { border: 1px solid #cbd5e0; padding: 2px 4px; text-align: right; font-size: 10px; }
+td { white-space: nowrap; }
+td.l { white-space: normal; }
 th { background: #edf2f7; text-align: center; font-weight: 600; }
 td.l, th.l { text-align: left; }
 tr.total td { font-weight: 700; background: #f7fafc; }
