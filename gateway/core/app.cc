@@ -79,8 +79,10 @@ int App::Run() {
   uplink.set_on_acked([&] { pipeline.RequestCommit(); });
 
   std::vector<std::unique_ptr<Driver>> drivers;
+  simulator::SimulatorDriver* sim_driver = nullptr;
   if (config_.simulator.enabled) {
     drivers.push_back(std::make_unique<simulator::SimulatorDriver>(io, config_, *sim_clock));
+    sim_driver = static_cast<simulator::SimulatorDriver*>(drivers.back().get());
   }
 
   std::unique_ptr<ConsoleView> view;
@@ -140,6 +142,22 @@ int App::Run() {
                config_.facilities.size());
 
   io.run();
+  if (sim_driver) {
+    // What this run of the simulator generated per facility and local day: the ground
+    // truth that tests compare reports with (tests/integration/test_report.py).
+    std::string totals;
+    for (const auto& [facility, days] : sim_driver->totals()) {
+      std::string per_day;
+      for (const auto& [day, t] : days) {
+        per_day += (per_day.empty() ? "" : ",") + fmt::format(
+            "\"{}\":{{\"entries\":{},\"meals\":{},\"checkins\":{},\"charging_sessions\":{},"
+            "\"equipment_sessions\":{}}}", day, t.entries, t.meals, t.checkins, t.charging_sessions,
+            t.equipment_sessions);
+      }
+      totals += (totals.empty() ? "" : ",") + fmt::format("\"{}\":{{{}}}", facility, per_day);
+    }
+    spdlog::info("simulator generated: {{{}}}", totals);
+  }
   auto ps = pipeline.stats();
   auto us = uplink.stats();
   spdlog::info("stopped: {} readings accepted, {} published, {} waiting in the buffer", ps.accepted,

@@ -1,6 +1,7 @@
 """Utilisation reports end to end, against a real mosquitto and a real Chromium.
 
-Three simulated days of the demo's four facilities. The broker is down across the
+Three simulated days of the demo's four facilities; the report's counts equal what
+the simulator says it generated, day by day. The broker is down across the
 first local midnight: the day's reports/daily DataSet is buffered like any reading and
 arrives later, historical, stamped at that midnight. The figures on the wire equal the
 `report` command's. Then the report in all three formats: CSV with BOM, JSON, and HTML
@@ -138,6 +139,24 @@ def test_daily_report_on_the_wire_and_report_files(tmp_path, make_broker, make_s
             if "charging" in day:
                 assert wire["charging_sessions"] == day["charging"]["sessions"]
     assert data["town"]["visits"] > 300 and data["town"]["meals_served"] > 100
+
+    # The report's counts are what the simulator generated, facility by facility and
+    # day by day (its ground truth, logged at exit).
+    truth = json.loads(gw.wait_log(r"simulator generated: (\{.*\})", 5, whole=True).group(1))
+    compared = 0
+    for fac in data["facilities"]:
+        for day in fac["days"]:
+            t = truth[fac["id"]][day["date"]]
+            where = (fac["id"], day["date"])
+            if day["visits"] is not None:
+                assert day["visits"] == t["entries"], where
+            assert day.get("meals_served", 0) == t["meals"], where
+            assert day.get("checkins", 0) == t["checkins"], where
+            assert day.get("charging", {}).get("sessions", 0) == t["charging_sessions"], where
+            assert day.get("fitness", {}).get("equipment_sessions", 0) == t["equipment_sessions"], where
+            compared += sum(t.values())
+    print("report: %d simulated events compared with the report" % compared)
+    assert compared > 500
 
     raw_csv = out_csv.read_bytes()
     assert raw_csv.startswith(b"\xef\xbb\xbf"), "CSV without the UTF-8 BOM"
