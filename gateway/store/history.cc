@@ -265,6 +265,11 @@ struct History::Impl {
 
   void Advance(FacilityH& f, int64_t to) {
     if (f.w == kNever || to <= f.w) return;
+    // A gap longer than the retention (a gateway off for a year, a device clock that
+    // jumped) is not walked minute by minute: what lies beyond the retention would be
+    // deleted anyway.
+    const int64_t keep_from = to - int64_t(retention_days) * kDayMs;
+    if (f.w < keep_from) f.w = f.tz.DayStartMs(keep_from);
     int64_t a = f.w;
     while (a < to) {
       int64_t b = std::min(to, FloorMinute(a) + kMinuteMs);
@@ -564,7 +569,11 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
     const Reading& r = rows[i];
     FacilityH* f = impl_->Find(r.facility_id);
     if (!f || !Relevant(r)) continue;
-    if (r.ts_ms > now_ms + kFutureSlackMs) {
+    if (r.ts_ms > now_ms + kFutureSlackMs ||
+        (f->w == kNever && r.ts_ms < now_ms - int64_t(impl_->retention_days) * kDayMs)) {
+      // Beyond the clock's reach either way (a device with a wrong clock): a future
+      // stamp would drag the facility's time ahead, a first reading from before the
+      // retention would make it walk years of empty time.
       ++ignored_future_;
       continue;
     }

@@ -108,7 +108,8 @@ class History {
 
   // Folds one batch (raw and derived rows, any order) into the pending sums. Rows
   // stamped more than 5 minutes after now_ms (a device with a wrong clock) are left out
-  // of the history, so that they cannot drag the watermark into the future.
+  // of the history, so that they cannot drag the watermark into the future; so is a
+  // facility's first reading when it is older than the retention.
   void Ingest(const std::vector<Reading>& rows, int64_t now_ms);
   // Integrates a facility's time up to ts (e.g. local midnight, for the daily report).
   void AdvanceTo(const std::string& facility, int64_t ts);
@@ -131,7 +132,7 @@ class History {
 
   // For tests: rows pending for the next commit.
   std::vector<HourRow> PendingRows() const;
-  uint64_t ignored_future() const { return ignored_future_; }
+  uint64_t ignored_clock() const { return ignored_future_; }
 
  private:
   History();

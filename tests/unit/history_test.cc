@@ -505,3 +505,31 @@ TEST_CASE("a DataSet value survives the outbox and Sparkplug encode/decode", "[h
   REQUIRE(stored->size() == 1);
   CHECK(std::get<DataSet>(stored.value()[0].value) == ds);
 }
+
+TEST_CASE("readings with impossible clocks do not drag the history's time", "[history]") {
+  Rig rig(CanteenConfig());
+  auto tz = TimeZone::Load("Asia/Shanghai").value();
+  const int64_t now = tz.FromLocal(2026, 3, 2, 10 * 60);
+  // A device whose clock says 1970, and one a year ahead.
+  rig.history->Ingest({Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(1)), 1000),
+                       Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(2)), now + 365 * 86'400'000LL)},
+                      now);
+  CHECK(rig.history->ignored_clock() == 2);
+  CHECK(rig.history->PendingRows().empty());
+  // Then the gateway is off for two years: the gap is not walked minute by minute
+  // beyond the retention (365 days).
+  rig.history->Ingest({Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(3)), now)}, now);
+  const int64_t later = tz.FromLocal(2028, 3, 2, 10 * 60);
+  rig.history->Ingest({Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(4)), later)}, later);
+  REQUIRE(rig.Commit({}).ok());
+  auto rows = store::ReadHourRows(rig.outbox->db(), {}, 0, 1000000);
+  REQUIRE(rows.ok());
+  int64_t days_recorded = 0, last = -1;
+  for (const auto& r : rows.value()) {
+    if (r.sensor.empty() && r.day != last) {
+      ++days_recorded;
+      last = r.day;
+    }
+  }
+  CHECK(days_recorded <= 367 + 1);
+}
