@@ -17,6 +17,8 @@ packages=(
   catch2                                      # unit tests
   mosquitto mosquitto-clients                 # broker for the demo and the tests
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
+  python3-cryptography                        # tests: certificates for the TLS tests
+  iproute2 nftables                           # tests: network namespaces and faults
   chromium fonts-wqy-zenhei poppler-utils     # report tests: HTML -> PNG/PDF, CJK glyphs, pdftotext
 )
 

@@ -415,6 +415,7 @@ class Parser {
          }},
         {"recreate_client_after_s",
          [&](const YAML::Node& v, const std::string& p) { Int(v, p, &u.recreate_client_after_s); }},
+        {"ack_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &u.ack_timeout_s); }},
         {"max_inflight", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &u.max_inflight); }},
         {"max_metrics_per_payload",
          [&](const YAML::Node& v, const std::string& p) { Int(v, p, &u.max_metrics_per_payload); }},

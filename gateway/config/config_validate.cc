@@ -329,6 +329,7 @@ class Checker {
       Range("uplink.reconnect.max_ms", u.reconnect_max_ms, 1, 86400000);
     }
     Range("uplink.recreate_client_after_s", u.recreate_client_after_s, 1, 86400 * 7);
+    Range("uplink.ack_timeout_s", u.ack_timeout_s, 1, 3600);
     Range("uplink.max_inflight", u.max_inflight, 1, 65535);
     Range("uplink.max_metrics_per_payload", u.max_metrics_per_payload, 1, 100000);
     Range("uplink.node_metrics_interval_s", u.node_metrics_interval_s, 1, 86400);

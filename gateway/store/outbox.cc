@@ -71,14 +71,7 @@ Outbox::~Outbox() {
   // Deletes acknowledged since the last commit are worth keeping: without them the
   // next start re-sends those rows (harmless, but needless traffic).
   if (db_.is_open() && !acked_.empty()) Commit({}, nullptr);
-  // Statements must be finalised before the connection closes.
-  insert_row_ = {};
-  insert_metric_ = {};
-  update_latest_ = {};
-  delete_range_ = {};
-  read_after_ = {};
-  put_meta_ = {};
-  db_.Close();
+  CloseDb();
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& dir, const BufferConfig& config,
@@ -143,7 +136,8 @@ Result<std::string> Outbox::QueryText(const std::string& sql) {
   return st->Text(0);
 }
 
-void Outbox::MoveAside(const std::string& reason) {
+void Outbox::CloseDb() {
+  // Statements must be finalised before the connection closes.
   insert_row_ = {};
   insert_metric_ = {};
   update_latest_ = {};
@@ -151,6 +145,10 @@ void Outbox::MoveAside(const std::string& reason) {
   read_after_ = {};
   put_meta_ = {};
   db_.Close();
+}
+
+void Outbox::MoveAside(const std::string& reason) {
+  CloseDb();
   char stamp[32];
   std::time_t now = std::time(nullptr);
   std::tm tm{};

@@ -106,6 +106,7 @@ class Outbox {
   Status OpenFile();
   Result<std::string> QueryText(const std::string& sql);
   Status OpenOrRecover();
+  void CloseDb();
   void MoveAside(const std::string& reason);
   Status PrepareStatements();
   Status LoadCaches();

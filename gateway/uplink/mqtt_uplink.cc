@@ -20,12 +20,30 @@ int64_t SteadyMs() {
 void* ToContext(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
 uint64_t FromContext(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
+// Words for what went wrong, so a technician reading the log knows whether to check
+// the password, the address or the certificates.
 std::string TokenError(const mqtt::token& tok) {
-  std::string msg = "return code " + std::to_string(tok.get_return_code());
-  if (tok.get_reason_code() != mqtt::ReasonCode::SUCCESS) {
-    msg += ", reason " + std::to_string(static_cast<int>(tok.get_reason_code()));
+  const int rc = tok.get_return_code();
+  const int reason = static_cast<int>(tok.get_reason_code());
+  const bool has_reason = reason != mqtt::ReasonCode::SUCCESS && reason != mqtt::MQTTPP_V3_CODE;
+  std::string msg;
+  if (has_reason) {
+    const char* text = MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(reason));
+    msg = text ? text : "reason code " + std::to_string(reason);
+  } else if (rc > 0) {
+    // MQTT 3.1.1 CONNACK return codes.
+    static const char* const kConnack[] = {"", "unacceptable protocol version", "client identifier rejected",
+                                           "server unavailable", "bad user name or password", "not authorised"};
+    msg = rc <= 5 ? kConnack[rc] : "refused";
+  } else if (rc == MQTTASYNC_FAILURE) {
+    msg = "no connection (TCP connect or TLS handshake failed)";
+  } else {
+    const char* text = MQTTAsync_strerror(rc);
+    msg = text ? text : "error";
   }
-  return msg;
+  msg += " (return code " + std::to_string(rc);
+  if (has_reason) msg += ", reason code " + std::to_string(reason);
+  return msg + ")";
 }
 
 }  // namespace
@@ -101,7 +119,8 @@ MqttUplink::MqttUplink(boost::asio::io_context& io, const Config& config, store:
       backoff_(config.uplink.reconnect_min_ms, config.uplink.reconnect_max_ms),
       reconnect_timer_(io),
       node_metrics_timer_(io),
-      stop_timer_(io) {
+      stop_timer_(io),
+      ack_watchdog_timer_(io) {
   callbacks_ = std::make_unique<Callbacks>(*this);
   connect_listener_ = std::make_unique<Listener>(*this, [this](uint64_t gen, bool ok, std::string why) {
     if (ok) {
@@ -140,6 +159,37 @@ void MqttUplink::Start() {
   last_online_ms_ = SteadyMs();
   StartConnect();
   ScheduleNodeMetrics();
+  ScheduleAckWatchdog();
+}
+
+void MqttUplink::ScheduleAckWatchdog() {
+  ack_watchdog_timer_.expires_after(std::chrono::seconds(1));
+  ack_watchdog_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock() || stopping_) return;
+    if (in_flight_msgs_ > 0 && SteadyMs() - last_ack_progress_ms_ > int64_t(config_.uplink.ack_timeout_s) * 1000) {
+      DropStalledConnection();
+    }
+    ScheduleAckWatchdog();
+  });
+}
+
+void MqttUplink::DropStalledConnection() {
+  // TCP is up and keep-alive may even be answered, yet nothing is acknowledged: a
+  // broker out of resources, or a proxy that swallows publishes. Only a new connection
+  // (to the next broker in the list) gets the data moving again; the client is built
+  // afresh so that no late token of the old one can count.
+  last_error_ = "no PUBACK from " + broker_ + " for " + std::to_string(config_.uplink.ack_timeout_s) + " s with " +
+                std::to_string(in_flight_msgs_) + " publishes in flight";
+  spdlog::warn("uplink: {}; dropping the connection", last_error_);
+  try {
+    if (client_ && client_->is_connected()) client_->disconnect(0);
+  } catch (const std::exception& e) {
+    spdlog::debug("uplink: disconnect of the stalled connection: {}", e.what());
+  }
+  CreateClient();
+  state_ = UplinkState::kOffline;
+  ResetWindow();
+  ScheduleReconnect();
 }
 
 void MqttUplink::CreateClient() {
@@ -408,6 +458,7 @@ void MqttUplink::Drain() {
           if (ack_observer_) flight.ts.push_back(r->ts_ms);
         }
         const uint64_t id = next_msg_id_++;
+        if (in_flight_msgs_ == 0) last_ack_progress_ms_ = SteadyMs();
         in_flight_[id] = std::move(flight);
         ++batch.pending;
         ++in_flight_msgs_;
@@ -426,6 +477,7 @@ void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& wh
   }
   auto it = in_flight_.find(msg_id);
   if (it == in_flight_.end()) return;  // from a window that was reset
+  last_ack_progress_ms_ = SteadyMs();
   InFlight flight = std::move(it->second);
   in_flight_.erase(it);
   --in_flight_msgs_;
@@ -546,6 +598,7 @@ void MqttUplink::Stop(std::function<void()> done) {
   stop_done_ = std::move(done);
   reconnect_timer_.cancel();
   node_metrics_timer_.cancel();
+  ack_watchdog_timer_.cancel();
   if (state_ == UplinkState::kOnline || state_ == UplinkState::kWaitingForHost) {
     if (in_flight_msgs_ == 0) {
       FinishStop();

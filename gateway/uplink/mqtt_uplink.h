@@ -116,6 +116,8 @@ class MqttUplink {
   Status Publish(const std::string& topic, std::string payload, uint64_t msg_id);
   void FinishStop();
   void WatchDisconnect(int64_t deadline_ms);
+  void ScheduleAckWatchdog();
+  void DropStalledConnection();
   std::vector<codec::Metric> NodeMetrics(uint64_t now_ms) const;
   template <typename F>
   void Post(F&& f);
@@ -130,6 +132,7 @@ class MqttUplink {
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer node_metrics_timer_;
   boost::asio::steady_timer stop_timer_;
+  boost::asio::steady_timer ack_watchdog_timer_;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // posted work checks it is alive
 
   std::unique_ptr<Callbacks> callbacks_;
@@ -142,6 +145,7 @@ class MqttUplink {
   UplinkState state_ = UplinkState::kStopped;
   uint64_t gen_ = 0;           // bumps on every connection change; stale callbacks are ignored
   size_t broker_index_ = 0;
+  int64_t last_ack_progress_ms_ = 0;  // steady: last PUBACK, or when the window started filling
   int64_t last_online_ms_ = 0;  // steady: when a connection last succeeded (or start)
   bool ever_connected_ = false;
   bool births_done_ = false;

@@ -78,9 +78,9 @@ def make_gateway(tmp_path, request):
     from gateway import Gateway
     gateways = []
 
-    def make(config, broker_uris=(), start=True, name=None, extra_args=()):
+    def make(config, broker_uris=(), start=True, name=None, extra_args=(), prefix=()):
         g = Gateway(tmp_path, config, broker_uris, name=name or "gateway%d" % len(gateways),
-                    extra_args=extra_args)
+                    extra_args=extra_args, prefix=prefix)
         gateways.append(g)
         if start:
             g.start()
@@ -100,7 +100,7 @@ def make_subscriber(request):
     subs = []
 
     def make(broker, **kwargs):
-        s = SparkplugSubscriber("127.0.0.1", broker.port, **kwargs)
+        s = SparkplugSubscriber(broker.host, broker.port, **kwargs)
         subs.append(s)
         s.start()
         return s

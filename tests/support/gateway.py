@@ -24,7 +24,7 @@ def gateway_binary():
 
 
 class Gateway:
-    def __init__(self, workdir, config, broker_uris=(), name="gateway", extra_args=()):
+    def __init__(self, workdir, config, broker_uris=(), name="gateway", extra_args=(), prefix=()):
         """config: a dict (written as YAML) or YAML text. broker_uris are passed as
         --broker options, overriding uplink.brokers."""
         self.binary = gateway_binary()
@@ -39,13 +39,14 @@ class Gateway:
         self.config = config
         self.broker_uris = list(broker_uris)
         self.extra_args = list(extra_args)
+        self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", ns]: it execs, so pid stays the gateway's
         self.proc = None
         self.starts = 0
         self.run_offset = 0  # where the current run's log begins
         self.exit_codes = []
 
     def command(self):
-        cmd = [self.binary, "run", "--config", self.config_path]
+        cmd = self.prefix + [self.binary, "run", "--config", self.config_path]
         for uri in self.broker_uris:
             cmd += ["--broker", uri]
         return cmd + self.extra_args
@@ -116,6 +117,10 @@ class Gateway:
             if not whole:
                 f.seek(self.run_offset)
             return f.read()
+
+    def log_count(self, regex, whole=False):
+        """How many times regex matches the current run's log (or every run's)."""
+        return len(re.findall(regex, self.log_text(whole)))
 
     def wait_log(self, regex, timeout, whole=False):
         """Waits for a log line of the current run (or of any run) matching regex;

@@ -43,7 +43,8 @@ class Mosquitto:
     stop()/restart() (for tests where a persistent-session subscriber must not miss what
     a publisher sends before the subscriber has reconnected)."""
 
-    def __init__(self, workdir, name="mosquitto", persistence=False, username=None, password=None):
+    def __init__(self, workdir, name="mosquitto", persistence=False, username=None, password=None, tls=None,
+                 bind=("127.0.0.1",), host="127.0.0.1", prefix=()):
         self.binary = find_mosquitto()
         if self.binary is None:
             raise RuntimeError("mosquitto not found")
@@ -54,6 +55,15 @@ class Mosquitto:
         self.username = username
         self.password = password
         self.port = None
+        # tls: {"cafile", "certfile", "keyfile", "require_certificate"} adds a TLS listener
+        # on tls_port beside the plain one (which the test's subscriber uses).
+        self.tls = tls
+        self.tls_port = None
+        # In a test network (netlab.py) the broker listens on its namespace's addresses,
+        # runs under `ip netns exec` (prefix) and the test reaches it at `host`.
+        self.bind = list(bind)
+        self.host = host
+        self.prefix = list(prefix)
         self.proc = None
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
@@ -61,8 +71,7 @@ class Mosquitto:
 
     # -- configuration ---------------------------------------------------------------
     def _write_conf(self):
-        lines = [
-            "listener %d 127.0.0.1" % self.port,
+        lines = ["listener %d %s" % (self.port, addr) for addr in self.bind] + [
             # Unlimited queue: the default of 1000 silently drops QoS 1 messages queued for
             # a slow subscriber, which the tests would misread as gateway losses.
             "max_queued_messages 0",
@@ -95,12 +104,27 @@ class Mosquitto:
             lines += ["allow_anonymous false", "password_file %s" % pwfile]
         else:
             lines += ["allow_anonymous true"]
+        if self.tls:
+            if self.tls_port is None:
+                self.tls_port = free_port()
+            lines += ["listener %d 127.0.0.1" % self.tls_port,
+                      "cafile %s" % self.tls["cafile"],
+                      "certfile %s" % self.tls["certfile"],
+                      "keyfile %s" % self.tls["keyfile"],
+                      "require_certificate %s" % ("true" if self.tls.get("require_certificate") else "false")]
         with open(self.conf_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
     @property
     def uri(self):
-        return "tcp://127.0.0.1:%d" % self.port
+        return "tcp://%s:%d" % (self.host, self.port)
+
+    def uri_at(self, addr):
+        return "tcp://%s:%d" % (addr, self.port)
+
+    @property
+    def tls_uri(self):
+        return "ssl://127.0.0.1:%d" % self.tls_port
 
     def reserve_port(self):
         """Picks the port without starting, so a gateway can be pointed at a broker that
@@ -132,7 +156,7 @@ class Mosquitto:
         with open(self.log_path, "a") as f:
             f.write("==== test harness: starting mosquitto on port %d ====\n" % self.port)
         out = open(os.path.join(self.dir, "stdout.log"), "a")
-        self.proc = subprocess.Popen([self.binary, "-c", self.conf_path], stdout=out,
+        self.proc = subprocess.Popen(self.prefix + [self.binary, "-c", self.conf_path], stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out.close()
 
@@ -141,7 +165,7 @@ class Mosquitto:
             if self.proc.poll() is not None:
                 return "exited"
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.host, self.port), timeout=0.5):
                     return "up"
             except OSError:
                 return None

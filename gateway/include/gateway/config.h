@@ -82,6 +82,7 @@ struct UplinkConfig {
   int reconnect_min_ms = 500;
   int reconnect_max_ms = 30000;
   int recreate_client_after_s = 120;  // no connection for this long: build a fresh client
+  int ack_timeout_s = 30;             // publishes in flight and no PUBACK for this long: reconnect
   int max_inflight = 32;              // DDATA messages awaiting PUBACK
   int max_metrics_per_payload = 500;
   int node_metrics_interval_s = 10;   // NDATA with buffer/depth etc.
