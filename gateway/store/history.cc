@@ -564,7 +564,11 @@ Status History::Load(SqliteDb& db) {
 void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
   std::vector<size_t> order(rows.size());
   std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].ts_ms < rows[b].ts_ms; });
+  // Time order; at one instant the sensors' readings before what was derived from them.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (rows[a].ts_ms != rows[b].ts_ms) return rows[a].ts_ms < rows[b].ts_ms;
+    return !rows[a].sensor_id.empty() && rows[b].sensor_id.empty();
+  });
   for (size_t i : order) {
     const Reading& r = rows[i];
     FacilityH* f = impl_->Find(r.facility_id);
@@ -587,7 +591,18 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
       f->w = f->tz.DayStartMs(r.ts_ms);
       f->reported_through = f->tz.ToLocal(r.ts_ms).day_number - 1;
     }
-    impl_->Advance(*f, r.ts_ms);
+    // Time moves with the sensors' readings. A derived row carries the time of the
+    // reading it came from, except those the gateway clock stamps (the midnight reset
+    // of the daily counts): those never move a facility's time past its newest sensor
+    // reading, so that a driver running behind the clock (a simulator faster than the
+    // machine) does not turn its own readings into late ones.
+    int64_t to = r.ts_ms;
+    if (r.sensor_id.empty()) {
+      int64_t heard = kNever;
+      for (const auto& s : f->sensors) heard = std::max(heard, s.last_heard);
+      to = std::min(to, heard);
+    }
+    impl_->Advance(*f, to);
     impl_->IngestOne(*f, r, std::max(r.ts_ms, f->w), true);
   }
 }

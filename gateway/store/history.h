@@ -28,7 +28,10 @@
 //     crowded time (occupancy >= 90 % of capacity) and full time (>= capacity) are
 //     integrated only over open AND complete time, so a silent sensor lowers the data
 //     completeness figure, never the occupancy figures.
-// A row older than W (a late reading) is applied at W. The daily counters
+// A row older than W (a late reading) is applied at W. Rows without a sensor (the
+// facility model's) never move W past the facility's newest sensor reading: the ones
+// stamped by the gateway clock (the midnight reset) must not make the readings of a
+// driver that runs behind the clock late. The daily counters
 // (visits/entries, meals/served, checkins/count) are differenced per local day; charging
 // sessions are the runs of a connector in an occupied state (Preparing .. Finishing)
 // and belong to the hour they started in; energy is the increase of each connector's

@@ -220,9 +220,13 @@ TEST_CASE("a restart mid-day and a failed commit count nothing twice", "[history
   std::vector<Reading> morning, evening;
   for (const auto& r : rows) (r.ts_ms < noon ? morning : evening).push_back(r);
 
-  // Many small commits in the morning, as the pipeline makes them.
-  for (size_t i = 0; i < morning.size(); i += 7) {
-    std::vector<Reading> batch(morning.begin() + long(i), morning.begin() + long(std::min(i + 7, morning.size())));
+  // Many small commits in the morning, as the pipeline makes them: a reading and what
+  // the facility model derived from it are always in the same commit.
+  for (size_t i = 0; i < morning.size();) {
+    std::vector<Reading> batch;
+    while (i < morning.size() && (batch.size() < 3 || morning[i].ts_ms == batch.back().ts_ms)) {
+      batch.push_back(morning[i++]);
+    }
     REQUIRE(rig.Feed(batch).ok());
   }
   // The power goes at 14:00: everything in memory is gone.
@@ -254,8 +258,9 @@ TEST_CASE("a charging station: a session across midnight, energy, faults, by han
   auto tz = TimeZone::Load("Asia/Shanghai").value();
   auto at = [&](int day, int h, int m) { return tz.FromLocal(2026, 3, 2 + day, h * 60 + m); };
   std::vector<Reading> rows;
-  // The charge point reports every 10 minutes, both days: always complete.
-  for (int m = 0; m < 2 * 24 * 60; m += 10) {
+  // The charge point reports every 5 minutes, both days: always complete. (Its status
+  // readings are the raw side of the derived connector rows below.)
+  for (int m = 0; m < 2 * 24 * 60; m += 5) {
     rows.push_back(Raw("charging-1", "cp-1", "heartbeat", Value(true), at(0, 0, 0) + m * kMin));
   }
   auto status = [&](int n, int day, int h, int m, const char* s) {
@@ -532,4 +537,26 @@ TEST_CASE("readings with impossible clocks do not drag the history's time", "[hi
     }
   }
   CHECK(days_recorded <= 367 + 1);
+}
+
+TEST_CASE("rows the gateway clock stamps do not make a lagging driver's readings late", "[history]") {
+  Rig rig(CanteenConfig());
+  auto tz = TimeZone::Load("Asia/Shanghai").value();
+  auto at = [&](int day, int h, int m) { return tz.FromLocal(2026, 3, 2 + day, h * 60 + m); };
+  REQUIRE(rig.Feed({Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(5)), at(0, 23, 0)),
+                    Derived("canteen-1", "occupancy/current", Value(uint32_t(0)), at(0, 23, 0))})
+              .ok());
+  // The clock passed midnight before the driver's next samples were committed: the
+  // facility model's midnight reset comes first, stamped at midnight.
+  REQUIRE(rig.Feed({Derived("canteen-1", "visits/entries", Value(uint64_t(0)), at(1, 0, 0)),
+                    Derived("canteen-1", "occupancy/current", Value(uint32_t(0)), at(1, 0, 0))})
+              .ok());
+  // Then the sample of 23:30 arrives: still on time, the door counter reported
+  // 23:00-23:10 and 23:30-23:40 (silence bound 10 min).
+  REQUIRE(rig.Feed({Raw("canteen-1", "door-1", "entries_total", Value(uint64_t(5)), at(0, 23, 30))}).ok());
+  rig.AdvanceTo("canteen-1", at(1, 1, 0));
+  auto d = rig.Figures("canteen-1", Day("2026-03-02"), Day("2026-03-02"));
+  REQUIRE(d.sensors.size() == 1);
+  CHECK(d.sensors[0].reported_ms == 20 * kMin);
+  CHECK(d.sensors[0].readings == 2);
 }
