@@ -116,6 +116,7 @@ struct FacilityH {
   std::map<std::string, CounterH> counters;
 
   // Caches.
+  int64_t max_heard = kNever;  // newest sensor reading (the max of last_heard)
   int64_t local_minute = kNever;  // UTC minute (ms / 60000) of `local`
   LocalDateTime local;
   bool local_open = false;
@@ -348,6 +349,7 @@ struct History::Impl {
       if (it == f.sensor_index.end()) return;
       SensorH& s = f.sensors[it->second];
       if (s.last_heard == kNever || r.ts_ms > s.last_heard) s.last_heard = r.ts_ms;
+      f.max_heard = std::max(f.max_heard, s.last_heard);
       RowsAt(f, t)[1 + it->second]->readings += 1;
       return;
     }
@@ -505,7 +507,11 @@ struct History::Impl {
       return Status::Corruption(std::string("history state: ") + e.what());
     }
     facilities = std::move(next);
-    for (auto& f : facilities) f.rows_gen = 0;
+    for (auto& f : facilities) {
+      f.rows_gen = 0;
+      f.max_heard = kNever;
+      for (const auto& s : f.sensors) f.max_heard = std::max(f.max_heard, s.last_heard);
+    }
     return Status::Ok();
   }
 };
@@ -597,11 +603,7 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
     // reading, so that a driver running behind the clock (a simulator faster than the
     // machine) does not turn its own readings into late ones.
     int64_t to = r.ts_ms;
-    if (r.sensor_id.empty()) {
-      int64_t heard = kNever;
-      for (const auto& s : f->sensors) heard = std::max(heard, s.last_heard);
-      to = std::min(to, heard);
-    }
+    if (r.sensor_id.empty()) to = std::min(to, f->max_heard);
     impl_->Advance(*f, to);
     impl_->IngestOne(*f, r, std::max(r.ts_ms, f->w), true);
   }
