@@ -23,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -152,6 +153,7 @@ struct Rig {
   Config config;
   std::unique_ptr<store::Outbox> outbox;
   std::unique_ptr<FacilityModel> model;
+  std::unique_ptr<store::History> history;
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<uplink::MqttUplink> uplink;
 
@@ -159,6 +161,12 @@ struct Rig {
     outbox = std::move(store::Outbox::Open(dir, config.buffer, SystemClock::Instance()).value());
     model = std::move(FacilityModel::Create(config).value());
     pipeline = std::make_unique<Pipeline>(io, config, *outbox, *model, SystemClock::Instance());
+    // BENCH_HISTORY=1: with the utilisation history folded into every commit, as the
+    // App runs it (issue 5).
+    if (const char* h = std::getenv("BENCH_HISTORY"); h && std::string(h) == "1") {
+      history = std::move(store::History::Create(config).value());
+      pipeline->set_history(history.get());
+    }
     uplink = std::make_unique<uplink::MqttUplink>(io, config, *outbox, SystemClock::Instance(), "bench");
     pipeline->set_on_committed([this] { uplink->Notify(); });
     uplink->set_on_acked([this] { pipeline->RequestCommit(); });

@@ -23,7 +23,8 @@ packages=(
   python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
   clang libclang-rt-dev                       # libFuzzer targets (optional)
   libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
-  chromium fonts-wqy-microhei                 # status page browser test (system Chromium, CJK font)
+  chromium fonts-wqy-microhei fonts-wqy-zenhei  # status page and report tests (system Chromium, CJK fonts)
+  poppler-utils                               # report test: pdftotext on the printed PDF
   python3-prometheus-client                   # /metrics parsed by the reference parser
   dpkg-dev fakeroot lintian file              # the .deb (CPack) and its checks
 )

@@ -8,6 +8,70 @@ namespace pb = org::eclipse::tahu::protobuf;
 
 namespace {
 
+void SetCell(pb::Payload_DataSet_DataSetValue& c, const Scalar& v) {
+  switch (v.index()) {
+    case 0: c.set_boolean_value(std::get<bool>(v)); break;
+    case 1: c.set_int_value(static_cast<uint32_t>(std::get<int32_t>(v))); break;
+    case 2: c.set_long_value(static_cast<uint64_t>(std::get<int64_t>(v))); break;
+    case 3: c.set_int_value(std::get<uint32_t>(v)); break;
+    case 4: c.set_long_value(std::get<uint64_t>(v)); break;
+    case 5: c.set_float_value(std::get<float>(v)); break;
+    case 6: c.set_double_value(std::get<double>(v)); break;
+    case 7: c.set_string_value(std::get<std::string>(v)); break;
+  }
+}
+
+// DataSet columns carry their type; a cell is read as its column says. Cells whose
+// column type the gateway does not use make the whole metric unreadable (nullopt).
+std::optional<Scalar> GetCell(const pb::Payload_DataSet_DataSetValue& c, uint32_t type) {
+  switch (type) {
+    case pb::Boolean: return Scalar(c.boolean_value());
+    case pb::Int8:
+    case pb::Int16:
+    case pb::Int32: return Scalar(static_cast<int32_t>(c.int_value()));
+    case pb::UInt8:
+    case pb::UInt16:
+    case pb::UInt32: return Scalar(c.int_value());
+    case pb::Int64: return Scalar(static_cast<int64_t>(c.long_value()));
+    case pb::UInt64:
+    case pb::DateTime: return Scalar(c.long_value());
+    case pb::Float: return Scalar(c.float_value());
+    case pb::Double: return Scalar(c.double_value());
+    case pb::String:
+    case pb::Text:
+    case pb::UUID: return Scalar(c.string_value());
+    default: return std::nullopt;
+  }
+}
+
+void SetDataSet(pb::Payload_DataSet& out, const DataSet& d) {
+  out.set_num_of_columns(d.columns.size());
+  for (const auto& c : d.columns) out.add_columns(c);
+  for (DataType t : d.types) out.add_types(static_cast<uint32_t>(t));
+  for (const auto& row : d.rows) {
+    auto* r = out.add_rows();
+    for (const Scalar& cell : row) SetCell(*r->add_elements(), cell);
+  }
+}
+
+std::optional<DataSet> GetDataSet(const pb::Payload_DataSet& in) {
+  DataSet d;
+  if (in.columns_size() != in.types_size()) return std::nullopt;
+  for (const auto& c : in.columns()) d.columns.push_back(c);
+  for (uint32_t t : in.types()) d.types.push_back(static_cast<DataType>(t));
+  for (const auto& r : in.rows()) {
+    if (r.elements_size() != in.types_size()) return std::nullopt;
+    std::vector<Scalar> row;
+    for (int i = 0; i < r.elements_size(); ++i) {
+      auto cell = GetCell(r.elements(i), in.types(i));
+      if (!cell) return std::nullopt;
+      row.push_back(std::move(*cell));
+    }
+    d.rows.push_back(std::move(row));
+  }
+  return d;
+}
+
 void SetValue(pb::Payload_Metric& m, const Value& v) {
   m.set_datatype(static_cast<uint32_t>(DataTypeOf(v)));
   switch (v.index()) {
@@ -19,6 +83,7 @@ void SetValue(pb::Payload_Metric& m, const Value& v) {
     case 5: m.set_float_value(std::get<float>(v)); break;
     case 6: m.set_double_value(std::get<double>(v)); break;
     case 7: m.set_string_value(std::get<std::string>(v)); break;
+    case 8: SetDataSet(*m.mutable_dataset_value(), std::get<DataSet>(v)); break;
   }
 }
 
@@ -49,6 +114,11 @@ std::optional<Value> GetValue(const pb::Payload_Metric& m) {
     case pb::Text:
     case pb::UUID:
       return Value(m.string_value());
+    case pb::DataSet: {
+      auto d = GetDataSet(m.dataset_value());
+      if (!d) return std::nullopt;
+      return Value(std::move(*d));
+    }
     default:
       return std::nullopt;
   }

@@ -34,7 +34,8 @@ struct Payload {
 std::string Encode(const Payload& payload);
 
 // Parses a payload from the network. Bounded by max_bytes; metrics of types the
-// gateway does not use (DataSet, Template, arrays...) are skipped, not errors.
+// gateway does not use (Template, arrays...) are skipped, not errors, and so is a
+// DataSet with a column type other than the scalar ones of gateway::Scalar.
 Result<Payload> Decode(std::string_view bytes, size_t max_bytes = 1 << 20);
 
 }  // namespace gateway::codec

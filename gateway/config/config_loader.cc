@@ -185,6 +185,7 @@ class Parser {
         {"facilities", [&](const YAML::Node& v, const std::string& p) { Facilities(v, p); }},
         {"drivers", [&](const YAML::Node& v, const std::string& p) { Drivers(v, p); }},
         {"web", [&](const YAML::Node& v, const std::string& p) { Web(v, p); }},
+        {"history", [&](const YAML::Node& v, const std::string& p) { History(v, p); }},
     });
   }
 
@@ -481,6 +482,16 @@ class Parser {
          [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s.dropout_probability); }},
         {"start", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s.start); }},
         {"max_samples", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &s.max_samples); }},
+    });
+  }
+
+  void History(const YAML::Node& node, const std::string& path) {
+    HistoryConfig& h = config_->history;
+    Map(node, path, {
+        {"retention_days", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.retention_days); }},
+        {"daily_report", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &h.daily_report); }},
+        {"daily_report_delay_s",
+         [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.daily_report_delay_s); }},
     });
   }
 

@@ -124,6 +124,7 @@ class Checker {
     Buffer();
     Uplink();
     Simulator();
+    History();
     Facilities();
     Drivers();
     Web();
@@ -388,6 +389,12 @@ class Checker {
     if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
       Warn("uplink.password_file", "'" + file + "' is readable by other users; chmod 600 it");
     }
+  }
+
+  void History() {
+    const HistoryConfig& h = c_.history;
+    Range("history.retention_days", h.retention_days, 1, 3660);
+    Range("history.daily_report_delay_s", h.daily_report_delay_s, 0, 6 * 3600);
   }
 
   void Simulator() {

@@ -16,6 +16,7 @@
 #include "http_ingest/http_ingest.h"
 #include "modbus/modbus_driver.h"
 #include "mqtt_subscriber/mqtt_subscriber.h"
+#include "report/figures.h"
 #include "simulator/simulator_driver.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
@@ -65,14 +66,28 @@ int App::Run() {
     spdlog::critical("facility model: {}", model.status().ToString());
     return 1;
   }
+  auto history = store::History::Create(config_);
+  if (!history.ok()) {
+    spdlog::critical("history: {}", history.status().ToString());
+    return 1;
+  }
   Pipeline pipeline(io, config_, *outbox.value(), *model.value(), *clock);
+  pipeline.set_history(history.value().get(), [this](const std::string& facility, int64_t day,
+                                                     const std::vector<store::HourRow>& rows) -> std::optional<Value> {
+    for (const auto& f : config_.facilities) {
+      if (f.id == facility) return Value(report::DailyDataSet(f, day, rows));
+    }
+    return std::nullopt;
+  });
   uplink::MqttUplink uplink(io, config_, *outbox.value(), *clock, options_.version);
   pipeline.set_on_committed([&] { uplink.Notify(); });
   uplink.set_on_acked([&] { pipeline.RequestCommit(); });
 
   std::vector<std::unique_ptr<Driver>> drivers;
+  simulator::SimulatorDriver* sim_driver = nullptr;
   if (config_.simulator.enabled) {
     drivers.push_back(std::make_unique<simulator::SimulatorDriver>(io, config_, *sim_clock));
+    sim_driver = static_cast<simulator::SimulatorDriver*>(drivers.back().get());
   }
   if (!config_.drivers.modbus.devices.empty()) {
     drivers.push_back(std::make_unique<modbus::ModbusDriver>(config_, *clock));
@@ -163,6 +178,22 @@ int App::Run() {
                 std::to_string(outbox.value()->depth()) + " readings");
 
   io.run();
+  if (sim_driver) {
+    // What this run of the simulator generated per facility and local day: the ground
+    // truth that tests compare reports with (tests/integration/test_report.py).
+    std::string totals;
+    for (const auto& [facility, days] : sim_driver->totals()) {
+      std::string per_day;
+      for (const auto& [day, t] : days) {
+        per_day += (per_day.empty() ? "" : ",") + fmt::format(
+            "\"{}\":{{\"entries\":{},\"meals\":{},\"checkins\":{},\"charging_sessions\":{},"
+            "\"equipment_sessions\":{}}}", day, t.entries, t.meals, t.checkins, t.charging_sessions,
+            t.equipment_sessions);
+      }
+      totals += (totals.empty() ? "" : ",") + fmt::format("\"{}\":{{{}}}", facility, per_day);
+    }
+    spdlog::info("simulator generated: {{{}}}", totals);
+  }
   auto ps = pipeline.stats();
   auto us = uplink.stats();
   spdlog::info("stopped: {} readings accepted, {} published, {} waiting in the buffer", ps.accepted,

@@ -85,6 +85,10 @@ Status Pipeline::Start(int64_t now_ms) {
     if (!s.ok()) spdlog::warn("pipeline: facility state not restored: {}", s.ToString());
   }
   committed_state_ = model_.SaveState();
+  if (history_) {
+    Status hs = history_->Load(outbox_.db());
+    if (!hs.ok()) spdlog::warn("pipeline: history state not loaded: {}", hs.ToString());
+  }
   model_.EmitAll(now_ms, pending_derived_);
   Status s = CommitNow();
   ScheduleTick();
@@ -96,10 +100,36 @@ void Pipeline::ScheduleTick() {
   tick_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || !alive.lock() || stopped_) return;
     size_t before = pending_derived_.size();
-    model_.Tick(clock_.NowMs(), pending_derived_);
+    const int64_t now = clock_.NowMs();
+    model_.Tick(now, pending_derived_);
+    QueueDailyReports(now);
     if (pending_derived_.size() != before) ScheduleCommit();
     ScheduleTick();
   });
+}
+
+void Pipeline::QueueDailyReports(int64_t now_ms) {
+  if (!history_ || !daily_ || !config_.history.daily_report) return;
+  for (const auto& due : history_->DueReports(now_ms, int64_t(config_.history.daily_report_delay_s) * 1000)) {
+    // The day's time is integrated to its end even if no reading has come since.
+    history_->AdvanceTo(due.facility, due.end_ms);
+    auto rows = history_->ReadDay(outbox_.db(), due.facility, due.day);
+    if (!rows.ok()) {
+      spdlog::error("pipeline: daily report of {} for {}: {}", due.facility, FormatDayNumber(due.day),
+                    rows.status().ToString());
+      return;
+    }
+    auto value = daily_(due.facility, due.day, rows.value());
+    history_->MarkReported(due.facility, due.day);
+    if (!value) continue;
+    Reading r;
+    r.facility_id = due.facility;
+    r.point = "reports/daily";
+    r.value = std::move(*value);
+    r.ts_ms = due.end_ms;
+    pending_derived_.push_back(std::move(r));
+    spdlog::info("daily report of {} for {} queued", due.facility, FormatDayNumber(due.day));
+  }
 }
 
 Status Pipeline::CommitNow() {
@@ -129,7 +159,19 @@ Status Pipeline::CommitNow() {
   pending_derived_.clear();
 
   std::string state = model_.SaveState();
-  Status s = outbox_.Commit(rows, &state);
+  Status s;
+  if (history_) {
+    history_->Ingest(rows, clock_.NowMs());
+    const store::Outbox::TxnHook hook = [this](store::SqliteDb& db) { return history_->WriteInTxn(db); };
+    s = outbox_.Commit(rows, &state, &hook);
+    if (s.ok()) {
+      history_->Committed();
+    } else {
+      history_->RolledBack();
+    }
+  } else {
+    s = outbox_.Commit(rows, &state);
+  }
   if (s.ok()) {
     committed_state_ = std::move(state);
     stats_.accepted += raw_count;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/reading_sink.h"
+#include "store/history.h"
 #include "store/outbox.h"
 
 namespace gateway {
@@ -55,6 +57,18 @@ class Pipeline final : public ReadingSink {
   Status Stop();
 
   void set_on_committed(std::function<void()> f) { on_committed_ = std::move(f); }
+
+  // Optional, before Start(): the utilisation history, updated in every commit's
+  // transaction, and the daily report: after each facility's local midnight (plus
+  // history.daily_report_delay_s) `daily` turns the day's rollups into the value of
+  // the metric reports/daily, stamped at that midnight and committed with the history
+  // state that marks the day reported (so it is sent exactly once, however late).
+  using DailyReportFn = std::function<std::optional<Value>(const std::string& facility, int64_t day,
+                                                           const std::vector<store::HourRow>& rows)>;
+  void set_history(store::History* history, DailyReportFn daily = {}) {
+    history_ = history;
+    daily_ = std::move(daily);
+  }
   PipelineStats stats() const;
 
  private:
@@ -66,6 +80,7 @@ class Pipeline final : public ReadingSink {
   void ScheduleCommit();
   Status CommitNow();
   void ScheduleTick();
+  void QueueDailyReports(int64_t now_ms);
 
   boost::asio::io_context& io_;
   const Config& config_;
@@ -84,6 +99,8 @@ class Pipeline final : public ReadingSink {
   PipelineStats stats_;
   int64_t last_unknown_log_ms_ = 0;
   std::function<void()> on_committed_;
+  store::History* history_ = nullptr;
+  DailyReportFn daily_;
 };
 
 }  // namespace gateway

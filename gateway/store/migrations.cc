@@ -48,6 +48,43 @@ const std::vector<Migration> kMigrations = {
       DROP TABLE outbox;
       DROP TABLE metric;
     )sql"},
+    // 2: utilisation history (store/history.h): one row per facility (sensor '') or
+    // sensor and local hour, summed incrementally in the commit of each batch.
+    {R"sql(
+      CREATE TABLE history_hour (
+        facility       TEXT NOT NULL,
+        sensor         TEXT NOT NULL,
+        day            INTEGER NOT NULL,   -- local day number (days since 1970-01-01)
+        hour           INTEGER NOT NULL,   -- local hour 0..23
+        open_ms        INTEGER NOT NULL DEFAULT 0,
+        complete_ms    INTEGER NOT NULL DEFAULT 0,
+        occ_ms         INTEGER NOT NULL DEFAULT 0,
+        crowded_ms     INTEGER NOT NULL DEFAULT 0,
+        full_ms        INTEGER NOT NULL DEFAULT 0,
+        peak           INTEGER NOT NULL DEFAULT -1,
+        peak_ts        INTEGER NOT NULL DEFAULT 0,
+        entries        INTEGER NOT NULL DEFAULT 0,
+        meals          INTEGER NOT NULL DEFAULT 0,
+        checkins       INTEGER NOT NULL DEFAULT 0,
+        sessions       INTEGER NOT NULL DEFAULT 0,
+        sessions_ended INTEGER NOT NULL DEFAULT 0,
+        session_ms     INTEGER NOT NULL DEFAULT 0,
+        energy_kwh     REAL NOT NULL DEFAULT 0,
+        connector_ms   INTEGER NOT NULL DEFAULT 0,
+        charging_ms    INTEGER NOT NULL DEFAULT 0,
+        available_ms   INTEGER NOT NULL DEFAULT 0,
+        reported_ms    INTEGER NOT NULL DEFAULT 0,
+        in_use_ms      INTEGER NOT NULL DEFAULT 0,
+        readings       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (facility, sensor, day, hour)
+      ) WITHOUT ROWID;
+      -- The daily retention delete.
+      CREATE INDEX history_hour_day ON history_hour(day);
+    )sql",
+     R"sql(
+      DROP INDEX history_hour_day;
+      DROP TABLE history_hour;
+    )sql"},
 };
 
 }  // namespace

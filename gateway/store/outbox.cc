@@ -31,6 +31,8 @@ void BindValue(Statement& st, int i, const Value& v) {
     case 5: st.BindDouble(i, std::get<float>(v)); break;
     case 6: st.BindDouble(i, std::get<double>(v)); break;
     case 7: st.BindText(i, std::get<std::string>(v)); break;
+    // A DataSet (the daily report) is rare and small: kept as JSON text.
+    case 8: st.BindText(i, DataSetToJson(std::get<DataSet>(v))); break;
   }
 }
 
@@ -44,6 +46,12 @@ Value ColumnValue(const Statement& st, int col, DataType type) {
     case DataType::kFloat: return static_cast<float>(st.Double(col));
     case DataType::kDouble: return st.Double(col);
     case DataType::kString: return st.Text(col);
+    case DataType::kDataSet: {
+      auto d = DataSetFromJson(st.Text(col));
+      // Written by us in the same transaction as its row: a damaged one is replaced by
+      // an empty table rather than stopping the drain.
+      return d.ok() ? Value(std::move(d.value())) : Value(DataSet{});
+    }
   }
   return st.Text(col);
 }
@@ -246,14 +254,15 @@ void Outbox::Ack(int64_t lo, int64_t hi) {
   }
 }
 
-Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state) {
+Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state,
+                      const TxnHook* hook) {
   // The disk can fill below the configured cap (other files, a small card). New rows
   // stop while there is still room to checkpoint the WAL and write the deletes: once
   // SQLite itself hits a full disk, neither may be possible any more, and the buffer
   // would stay stuck after the uplink returns. The refused batch stays with its driver,
   // which offers it again: nothing is half-accepted.
   if (!readings.empty() && !HasHeadroom(readings.size())) return CommitRefusedForSpace();
-  Status s = CommitOnce(readings, model_state);
+  Status s = CommitOnce(readings, model_state, hook);
   if (s.code() == Status::Code::kNoSpace) {
     Status c = db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!c.ok()) spdlog::warn("outbox: checkpoint on a full disk failed: {}", c.ToString());
@@ -264,7 +273,7 @@ Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* m
     // bad, crash-looping on it would lose everything after it too.
     MoveAside(s.message());
     s = OpenFile();
-    if (s.ok()) s = CommitOnce(readings, model_state);
+    if (s.ok()) s = CommitOnce(readings, model_state, hook);
   }
   return s;
 }
@@ -282,7 +291,7 @@ bool Outbox::HasHeadroom(size_t new_rows) {
 Status Outbox::CommitRefusedForSpace() {
   // Deletes always go through: they are what gives the space back.
   if (!acked_.empty()) {
-    Status d = CommitOnce({}, nullptr);
+    Status d = CommitOnce({}, nullptr, nullptr);
     if (!d.ok()) spdlog::warn("outbox: deleting acknowledged rows on a full disk failed: {}", d.ToString());
   }
   ++refused_for_space_;
@@ -296,7 +305,8 @@ Status Outbox::CommitRefusedForSpace() {
   return Status::NoSpace("disk full: less than " + std::to_string(kDiskHeadroomBytes) + " bytes free for the buffer");
 }
 
-Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state) {
+Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state,
+                          const TxnHook* hook) {
   // BEGIN IMMEDIATE takes the write lock up front, so the transaction cannot fail
   // half-way for lack of it.
   Status s = db_.Exec("BEGIN IMMEDIATE");
@@ -367,6 +377,10 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     put_meta_.BindText(2, *model_state);
     s = put_meta_.Run();
     put_meta_.Reset();
+    if (!s.ok()) return fail(s);
+  }
+  if (hook && *hook) {
+    s = (*hook)(db_);
     if (!s.ok()) return fail(s);
   }
   uint64_t depth_before = depth_;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,9 +58,19 @@ class Outbox {
                                               const Clock& clock);
   ~Outbox();
 
-  // One transaction: append readings, store the facility model's state, delete the
-  // ranges acknowledged since the last commit, enforce the disk cap.
-  Status Commit(const std::vector<Reading>& readings, const std::string* model_state);
+  // Work another store component does inside the commit transaction (the history's
+  // rollups), so that it is on disk exactly when the batch is. May run twice for one
+  // Commit (after a corrupt file was replaced), so it must only write.
+  using TxnHook = std::function<Status(SqliteDb&)>;
+
+  // One transaction: append readings, store the facility model's state, run the hook,
+  // delete the ranges acknowledged since the last commit, enforce the disk cap.
+  Status Commit(const std::vector<Reading>& readings, const std::string* model_state,
+                const TxnHook* hook = nullptr);
+
+  // The connection, for store components that share the file (history) to read with.
+  // Owner's thread only; not valid across a Commit that replaced a corrupt file.
+  SqliteDb& db() { return db_; }
 
   // The broker acknowledged rows lo..hi (inclusive). Deleted at the next commit.
   void Ack(int64_t lo, int64_t hi);
@@ -99,7 +110,7 @@ class Outbox {
   void MoveAside(const std::string& reason);
   Status PrepareStatements();
   Status LoadCaches();
-  Status CommitOnce(const std::vector<Reading>& readings, const std::string* model_state);
+  Status CommitOnce(const std::vector<Reading>& readings, const std::string* model_state, const TxnHook* hook);
   bool HasHeadroom(size_t new_rows);
   Status CommitRefusedForSpace();
   Result<uint32_t> MetricId(const Reading& r, DataType type);

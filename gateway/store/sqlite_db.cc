@@ -43,10 +43,12 @@ std::string Statement::Text(int col) const {
 
 SqliteDb::~SqliteDb() { Close(); }
 
-Status SqliteDb::Open(const std::string& path) {
+Status SqliteDb::Open(const std::string& path, bool read_only) {
   Close();
   int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                               SQLITE_OPEN_NOMUTEX,
+                           nullptr);
   if (rc != SQLITE_OK) {
     Status s = Error(rc, "open " + path);
     Close();

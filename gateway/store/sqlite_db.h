@@ -58,7 +58,9 @@ class SqliteDb {
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
-  Status Open(const std::string& path);
+  // read_only: for the report command, which reads a live gateway's file and must
+  // neither create one nor take a write lock.
+  Status Open(const std::string& path, bool read_only = false);
   void Close();
   bool is_open() const { return db_ != nullptr; }
 

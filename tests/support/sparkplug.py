@@ -52,7 +52,37 @@ def metric_value(m):
         return m.string_value
     if dt == 17:
         return m.bytes_value
+    if dt == 16:
+        return dataset_value(m.dataset_value)
     return None
+
+
+def _cell(v, dt):
+    if dt in _SIGNED32:
+        x = v.int_value
+        return x - (1 << 32) if x >= (1 << 31) else x
+    if dt in (5, 6, 7):
+        return v.int_value
+    if dt == 4:
+        x = v.long_value
+        return x - (1 << 64) if x >= (1 << 63) else x
+    if dt in (8, 13):
+        return v.long_value
+    if dt == 9:
+        return v.float_value
+    if dt == 10:
+        return v.double_value
+    if dt == 11:
+        return v.boolean_value
+    if dt in (12, 14, 15):
+        return v.string_value
+    return None
+
+
+def dataset_value(ds):
+    """A Sparkplug DataSet as a list of {column: value} rows (reports/daily)."""
+    cols, types = list(ds.columns), list(ds.types)
+    return [{c: _cell(e, t) for c, t, e in zip(cols, types, row.elements)} for row in ds.rows]
 
 
 EXPECTED_FIELD = {}
@@ -61,7 +91,8 @@ for _dt in (1, 2, 3, 5, 6, 7):
 for _dt in (4, 8, 13):
     EXPECTED_FIELD[_dt] = "long_value"
 EXPECTED_FIELD.update({9: "float_value", 10: "double_value", 11: "boolean_value",
-                       12: "string_value", 14: "string_value", 15: "string_value", 17: "bytes_value"})
+                       12: "string_value", 14: "string_value", 15: "string_value", 16: "dataset_value",
+                       17: "bytes_value"})
 
 
 class Message:

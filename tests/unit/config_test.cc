@@ -704,3 +704,20 @@ TEST_CASE("config: web section, and a wide bind needs a password", "[config]") {
     ExpectError(l, f, 10, "web.colour", "");
   }
 }
+
+TEST_CASE("config: the history section, its defaults and its errors", "[config][history]") {
+  ConfigLoad example = LoadConfig(SourcePath("config/example.yaml"));
+  REQUIRE(example.ok());
+  CHECK(example.config.history.retention_days == 365);
+  CHECK(example.config.history.daily_report);
+  CHECK(example.config.history.daily_report_delay_s == 60);
+
+  const std::string f = TestData("bad_history.yaml");
+  ConfigLoad load = LoadConfig(f);
+  CHECK_FALSE(load.ok());
+  ExpectError(load, f, 7, "history.retention_days", "must be between 1 and 3660, got 0");
+  ExpectError(load, f, 8, "history.daily_report", "expected true or false, got 'sometimes'");
+  ExpectError(load, f, 9, "history.daily_report_delay_s", "must be between 0 and 21600, got 90000");
+  ExpectError(load, f, 10, "history.keep_raw", "unknown key");
+  CHECK(load.errors.size() == 4);
+}

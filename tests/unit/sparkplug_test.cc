@@ -95,3 +95,29 @@ TEST_CASE("backoff grows, stays within bounds, and resets", "[backoff]") {
   for (int i = 0; i < 10; ++i) same += x.NextDelayMs() == y.NextDelayMs();
   CHECK(same < 10);
 }
+
+TEST_CASE("a DataSet metric (reports/daily) is encoded as a Sparkplug DataSet and decoded back", "[codec]") {
+  DataSet ds;
+  ds.columns = {"date", "period", "visits", "peak_occupancy", "mean_occupancy", "capacity", "ratio", "ok", "i32"};
+  ds.types = {DataType::kString, DataType::kString, DataType::kUInt64, DataType::kInt64, DataType::kDouble,
+              DataType::kUInt32, DataType::kFloat, DataType::kBoolean, DataType::kInt32};
+  ds.rows.push_back({Scalar(std::string("2026-03-02")), Scalar(std::string("day")), Scalar(uint64_t(23)),
+                     Scalar(int64_t(-1)), Scalar(6.28125), Scalar(uint32_t(10)), Scalar(0.5f), Scalar(true),
+                     Scalar(int32_t(-5))});
+  ds.rows.push_back({Scalar(std::string("2026-03-02")), Scalar(std::string("10")), Scalar(uint64_t(13)),
+                     Scalar(int64_t(12)), Scalar(7.25), Scalar(uint32_t(10)), Scalar(0.25f), Scalar(false),
+                     Scalar(int32_t(7))});
+  codec::Payload p;
+  p.timestamp_ms = 1;
+  p.seq = 3;
+  p.metrics = {{"reports/daily", Value(ds), 1772467200000, true}, {"visits/entries", Value(uint64_t(0)), 1772467200000, false}};
+  auto bytes = codec::Encode(p);
+  auto back = codec::Decode(bytes);
+  REQUIRE(back.ok());
+  REQUIRE(back->metrics.size() == 2);
+  CHECK(back->metrics[0].name == "reports/daily");
+  CHECK(back->metrics[0].is_historical);
+  REQUIRE(std::holds_alternative<DataSet>(back->metrics[0].value));
+  CHECK(std::get<DataSet>(back->metrics[0].value) == ds);
+  CHECK(back->metrics[1].value == Value(uint64_t(0)));
+}

@@ -208,6 +208,13 @@ struct DriversConfig {
   HttpIngestConfig http;
 };
 
+// Utilisation history (store/history.h) and the daily report on the wire.
+struct HistoryConfig {
+  int retention_days = 365;        // hourly rollups older than this many local days are deleted
+  bool daily_report = true;        // publish reports/daily per facility after each local midnight
+  int daily_report_delay_s = 60;   // wait this long after midnight for the day's late readings
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -236,6 +243,7 @@ struct Config {
   std::vector<FacilityConfig> facilities;
   DriversConfig drivers;  // modbus, mqtt, http (see drivers/)
   WebConfig web;
+  HistoryConfig history;
 };
 
 // One problem in a config file.

@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
+
+#include "gateway/status.h"
 
 namespace gateway {
 
-// Each alternative maps to exactly one Sparkplug B DataType (see codec/sparkplug_codec.h).
-using Value = std::variant<bool, int32_t, int64_t, uint32_t, uint64_t, float, double, std::string>;
-
-// Sparkplug B 3.0 DataType numbers for the alternatives above, in variant order.
+// Sparkplug B 3.0 DataType numbers for the alternatives of Value, in variant order.
 enum class DataType : uint32_t {
   kBoolean = 11,
   kInt32 = 3,
@@ -25,11 +25,34 @@ enum class DataType : uint32_t {
   kFloat = 9,
   kDouble = 10,
   kString = 12,
+  kDataSet = 16,
 };
 
+// One cell of a DataSet: the scalar alternatives of Value.
+using Scalar = std::variant<bool, int32_t, int64_t, uint32_t, uint64_t, float, double, std::string>;
+
+// A table (Sparkplug DataSet): named, typed columns and rows of scalars. Used for
+// whole records such as the daily report (reports/daily); every row has one cell per
+// column, of the column's type (scalar DataTypes only).
+struct DataSet {
+  std::vector<std::string> columns;
+  std::vector<DataType> types;
+  std::vector<std::vector<Scalar>> rows;
+  bool operator==(const DataSet&) const = default;
+};
+
+// Each alternative maps to exactly one Sparkplug B DataType (see codec/sparkplug_codec.h).
+using Value = std::variant<bool, int32_t, int64_t, uint32_t, uint64_t, float, double, std::string, DataSet>;
+
+DataType DataTypeOf(const Scalar& v);
 DataType DataTypeOf(const Value& v);
 const char* DataTypeName(DataType t);
 std::string ValueToString(const Value& v);
+Value ToValue(const Scalar& s);
+
+// The stored form of a DataSet (the buffer keeps it as JSON text), and back.
+std::string DataSetToJson(const DataSet& d);
+Result<DataSet> DataSetFromJson(const std::string& json);
 
 enum class Quality : uint8_t {
   kGood = 0,       // read from the device as it is

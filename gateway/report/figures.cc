@@ -1,0 +1,244 @@
+#include "report/figures.h"
+
+#include <date/date.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace gateway::report {
+
+std::optional<double> Figures::MeanOccupancy() const {
+  if (sum.complete_ms <= 0) return std::nullopt;
+  return double(sum.occ_ms) / double(sum.complete_ms);
+}
+
+std::optional<double> Figures::Utilisation() const {
+  auto mean = MeanOccupancy();
+  if (!mean || capacity == 0) return std::nullopt;
+  return *mean / double(capacity);
+}
+
+std::optional<double> Figures::Completeness() const {
+  if (sum.open_ms <= 0) return std::nullopt;
+  return double(sum.complete_ms) / double(sum.open_ms);
+}
+
+std::optional<double> Figures::HourlyMean(int hour) const {
+  const auto& h = by_hour[size_t(hour)];
+  if (h.complete_ms <= 0) return std::nullopt;
+  return double(h.occ_ms) / double(h.complete_ms);
+}
+
+std::optional<double> Figures::MeanSessionMinutes() const {
+  if (sum.sessions_ended <= 0) return std::nullopt;
+  return double(sum.session_ms) / double(sum.sessions_ended) / 60000.0;
+}
+
+std::optional<double> Figures::ConnectorUtilisation() const {
+  if (sum.connector_ms <= 0) return std::nullopt;
+  return double(sum.charging_ms) / double(sum.connector_ms);
+}
+
+std::optional<double> Figures::Availability() const {
+  if (sum.connector_ms <= 0) return std::nullopt;
+  return double(sum.available_ms) / double(sum.connector_ms);
+}
+
+int64_t Figures::EquipmentSessions() const {
+  int64_t n = 0;
+  for (const auto& s : sensors) n += s.sessions;
+  return n;
+}
+
+double Figures::EquipmentActiveMinutes() const {
+  int64_t ms = 0;
+  for (const auto& s : sensors) ms += s.in_use_ms;
+  return double(ms) / 60000.0;
+}
+
+PeakHour Figures::PeakIn(int from_hour, int to_hour) const {
+  PeakHour best;
+  const int64_t days = day_to - day_from + 1;
+  for (int h = from_hour; h < to_hour; ++h) {
+    // in_use_ms of the hour, summed over equipment, per day of the period.
+    int64_t in_use = by_hour[size_t(h)].in_use_ms;
+    if (in_use <= 0) continue;
+    double mean = double(in_use) / 3.6e6 / double(days);
+    if (best.hour < 0 || mean > best.in_use) best = PeakHour{h, mean};
+  }
+  return best;
+}
+
+Figures Summarise(const FacilityConfig& facility, const std::vector<store::HourRow>& rows, int64_t day_from,
+                  int64_t day_to) {
+  Figures f;
+  f.day_from = day_from;
+  f.day_to = day_to;
+  f.capacity = store::EffectiveCapacity(facility);
+  for (int h = 0; h < 24; ++h) f.by_hour[size_t(h)].hour = h;
+  std::map<std::string, size_t> sensor_index;
+  for (const auto& s : facility.sensors) {
+    sensor_index[s.id] = f.sensors.size();
+    store::HourRow r;
+    r.facility = facility.id;
+    r.sensor = s.id;
+    f.sensors.push_back(r);
+  }
+  f.sum.facility = facility.id;
+  for (const auto& r : rows) {
+    if (r.facility != facility.id || r.day < day_from || r.day > day_to) continue;
+    f.has_data = true;
+    if (r.sensor.empty()) {
+      f.sum.Merge(r);
+      if (r.hour >= 0 && r.hour < 24) f.by_hour[size_t(r.hour)].Merge(r);
+    } else if (auto it = sensor_index.find(r.sensor); it != sensor_index.end()) {
+      f.sensors[it->second].Merge(r);
+      // Equipment in use per hour of day, for the morning and evening peaks.
+      if (r.hour >= 0 && r.hour < 24) f.by_hour[size_t(r.hour)].in_use_ms += r.in_use_ms;
+    }
+  }
+  return f;
+}
+
+Result<int64_t> ParseDate(const std::string& text) {
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || text[4] != '-' ||
+      text[7] != '-') {
+    return Status::InvalidArgument("'" + text + "' is not a date YYYY-MM-DD");
+  }
+  date::year_month_day ymd{date::year{y}, date::month{unsigned(m)}, date::day{unsigned(d)}};
+  if (!ymd.ok()) return Status::InvalidArgument("'" + text + "' is not a calendar date");
+  return int64_t(date::sys_days{ymd}.time_since_epoch().count());
+}
+
+std::string LocalClock(const TimeZone& tz, int64_t utc_ms) {
+  LocalDateTime l = tz.ToLocal(utc_ms);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", l.minute_of_day / 60, l.minute_of_day % 60);
+  return buf;
+}
+
+Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_t day_from, int64_t day_to,
+                               const std::vector<std::string>& facilities) {
+  if (day_to < day_from) {
+    return Status::InvalidArgument("--to " + FormatDayNumber(day_to) + " is before --from " +
+                                   FormatDayNumber(day_from));
+  }
+  if (day_to - day_from > 3660) return Status::InvalidArgument("a report covers at most 3661 days");
+  std::vector<const FacilityConfig*> chosen;
+  if (facilities.empty()) {
+    for (const auto& f : config.facilities) chosen.push_back(&f);
+  } else {
+    std::set<std::string> seen;
+    for (const auto& id : facilities) {
+      const FacilityConfig* found = nullptr;
+      for (const auto& f : config.facilities) {
+        if (f.id == id) found = &f;
+      }
+      if (!found) {
+        std::string known;
+        for (const auto& f : config.facilities) known += (known.empty() ? "" : ", ") + f.id;
+        return Status::NotFound("unknown facility '" + id + "' (the config has: " + known + ")");
+      }
+      if (seen.insert(id).second) chosen.push_back(found);
+    }
+  }
+  if (chosen.empty()) return Status::InvalidArgument("the config has no facilities");
+  ReportData data;
+  data.day_from = day_from;
+  data.day_to = day_to;
+  bool any = false;
+  for (const FacilityConfig* fc : chosen) {
+    auto rows = store::ReadHourRows(db, {fc->id}, day_from, day_to);
+    if (!rows.ok()) return rows.status();
+    FacilityFigures ff;
+    ff.config = fc;
+    ff.timezone = fc->timezone.empty() ? config.timezone : fc->timezone;
+    // Rows come ordered by sensor, then day: split per day once (moved, not copied),
+    // and the range's figures are the sum of the days', so that a year's rows are
+    // held for one facility at a time.
+    std::map<int64_t, std::vector<store::HourRow>> by_day;
+    for (auto& r : rows.value()) by_day[r.day].push_back(std::move(r));
+    rows.value().clear();
+    rows.value().shrink_to_fit();
+    static const std::vector<store::HourRow> kNone;
+    ff.total = Summarise(*fc, kNone, day_from, day_to);
+    for (int64_t d = day_from; d <= day_to; ++d) {
+      auto it = by_day.find(d);
+      ff.days.push_back(Summarise(*fc, it == by_day.end() ? kNone : it->second, d, d));
+      if (it != by_day.end()) by_day.erase(it);
+      const Figures& day = ff.days.back();
+      ff.total.has_data = ff.total.has_data || day.has_data;
+      ff.total.sum.Merge(day.sum);
+      for (size_t h = 0; h < 24; ++h) ff.total.by_hour[h].Merge(day.by_hour[h]);
+      for (size_t i = 0; i < ff.total.sensors.size(); ++i) ff.total.sensors[i].Merge(day.sensors[i]);
+    }
+    any = any || ff.total.has_data;
+    data.facilities.push_back(std::move(ff));
+  }
+  if (!any) {
+    return Status::NotFound("no utilisation history between " + FormatDayNumber(day_from) + " and " +
+                            FormatDayNumber(day_to) +
+                            " for the chosen facilities (history starts with the first reading the "
+                            "gateway accepts and is kept for history.retention_days)");
+  }
+  return data;
+}
+
+namespace {
+double Or(std::optional<double> v) { return v ? *v : -1.0; }
+}  // namespace
+
+DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows) {
+  DataSet d;
+  auto col = [&](const char* name, DataType t) {
+    d.columns.push_back(name);
+    d.types.push_back(t);
+  };
+  col("date", DataType::kString);
+  col("period", DataType::kString);
+  col("capacity", DataType::kUInt32);
+  col("opening_hours", DataType::kDouble);
+  col("visits", DataType::kUInt64);
+  col("peak_occupancy", DataType::kInt64);
+  col("peak_time", DataType::kUInt64);
+  col("mean_occupancy", DataType::kDouble);
+  col("utilisation", DataType::kDouble);
+  col("hours_crowded", DataType::kDouble);
+  col("hours_full", DataType::kDouble);
+  col("completeness", DataType::kDouble);
+  col("meals", DataType::kUInt64);
+  col("checkins", DataType::kUInt64);
+  col("charging_sessions", DataType::kUInt64);
+  col("mean_session_min", DataType::kDouble);
+  col("energy_kwh", DataType::kDouble);
+  col("connector_utilisation", DataType::kDouble);
+  col("availability", DataType::kDouble);
+  col("equipment_sessions", DataType::kUInt64);
+  col("equipment_active_min", DataType::kDouble);
+  const std::string date = FormatDayNumber(day);
+  auto add = [&](const std::string& period, const Figures& f) {
+    d.rows.push_back(std::vector<Scalar>{
+        date, period, f.capacity, f.OpeningHours(), uint64_t(f.sum.entries), int64_t(f.sum.peak),
+        uint64_t(f.sum.peak >= 0 ? f.sum.peak_ts : 0), Or(f.MeanOccupancy()), Or(f.Utilisation()),
+        f.HoursCrowded(), f.HoursFull(), Or(f.Completeness()), uint64_t(f.sum.meals), uint64_t(f.sum.checkins),
+        uint64_t(f.sum.sessions), Or(f.MeanSessionMinutes()), f.sum.energy_kwh, Or(f.ConnectorUtilisation()),
+        Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes()});
+  };
+  add("day", Summarise(facility, rows, day, day));
+  for (int h = 0; h < 24; ++h) {
+    std::vector<store::HourRow> hour_rows;
+    for (const auto& r : rows) {
+      if (r.hour == h) hour_rows.push_back(r);
+    }
+    char label[16];
+    std::snprintf(label, sizeof label, "%02d", h);
+    add(label, Summarise(facility, hour_rows, day, day));
+  }
+  return d;
+}
+
+}  // namespace gateway::report
