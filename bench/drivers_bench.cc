@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "http_ingest/http_ingest.h"
@@ -44,26 +45,11 @@ using namespace gateway;
 namespace fs = std::filesystem;
 using Clk = std::chrono::steady_clock;
 
+using bench::CanConnect;
+using bench::FreePort;
+using bench::PeakRssKb;
+
 namespace {
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
-
-long PeakRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
 
 Config BaseConfig(const std::string& dir, const std::string& driver, int sensors, SensorKind kind) {
   Config c;

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "store/outbox.h"
@@ -40,34 +41,14 @@ using namespace gateway;
 namespace fs = std::filesystem;
 using Clk = std::chrono::steady_clock;
 
+using bench::CanConnect;
+using bench::FreePort;
+using bench::PeakRssKb;
+
 namespace {
 
 constexpr int kFacilities = 10;
 constexpr int kSensorsPerFacility = 50;  // door counters: 2 points each -> 1,000 readings a sample
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
-
-bool CanConnect(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(s);
-  return ok;
-}
 
 // A private mosquitto, as the tests run it (max_queued_messages 0: never drops).
 struct Broker {
@@ -133,12 +114,6 @@ std::vector<Reading> Sample(uint64_t k, int64_t ts) {
     }
   }
   return out;
-}
-
-long PeakRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
 }
 
 long CurrentRssKb() {

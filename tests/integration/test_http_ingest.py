@@ -16,7 +16,7 @@ import threading
 import time
 
 from helpers import UINT64, BOOLEAN, DOUBLE, base_config, free_port
-from sparkplug import readings
+from sparkplug import latest, readings, value_is
 
 GROUP, EDGE = "huacao", "gw-http"
 TOKEN = "s3cret-token-for-tests"
@@ -38,18 +38,6 @@ def curl(port, body, token=TOKEN, content_type="application/json"):
     except ValueError:
         parsed = text
     return int(code), parsed
-
-
-def latest(msgs, device, name):
-    got = readings(msgs).get((device, name))
-    return got[-1] if got else None
-
-
-def value_is(device, name, value):
-    def pred(msgs):
-        m = latest(msgs, device, name)
-        return m is not None and m["value"] == value
-    return pred
 
 
 def config(tmp_path, port, max_pending=100000):

@@ -10,27 +10,14 @@ re-plugged) the port is reopened and the readings resume.
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from helpers import UINT64, base_config, wait_until
 from modbus_peer import ModbusPeer, u32_words
-from sparkplug import readings
+from sparkplug import latest, value_is
 
 GROUP, EDGE = "huacao", "gw-rtu"
-
-
-def latest(msgs, device, name):
-    got = readings(msgs).get((device, name))
-    return got[-1] if got else None
-
-
-def value_is(device, name, value):
-    def pred(msgs):
-        m = latest(msgs, device, name)
-        return m is not None and m["value"] == value
-    return pred
 
 
 class PtyPair:

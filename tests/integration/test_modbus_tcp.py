@@ -14,21 +14,9 @@ import time
 
 from helpers import UINT64, BOOLEAN, FLOAT, DOUBLE, UINT32, base_config, free_port
 from modbus_peer import ModbusPeer, f32_words, i16_word, u32_words
-from sparkplug import readings
+from sparkplug import latest, value_is
 
 GROUP, EDGE = "huacao", "gw-modbus"
-
-
-def latest(msgs, device, name):
-    got = readings(msgs).get((device, name))
-    return got[-1] if got else None
-
-
-def value_is(device, name, value):
-    def pred(msgs):
-        m = latest(msgs, device, name)
-        return m is not None and m["value"] == value
-    return pred
 
 
 def config(tmp_path, port_a, port_b):

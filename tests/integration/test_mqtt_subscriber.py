@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from helpers import BOOLEAN, UINT32, UINT64, base_config
-from sparkplug import readings
+from sparkplug import latest, value_is
 
 GROUP, EDGE = "huacao", "gw-mqtt"
 
@@ -26,18 +26,6 @@ def mosquitto_pub(broker, topic, payload, qos=1):
     exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
     subprocess.run([exe, "-h", "127.0.0.1", "-p", str(broker.port), "-q", str(qos), "-t", topic, "-s"],
                    input=payload.encode() if isinstance(payload, str) else payload, check=True, timeout=10)
-
-
-def latest(msgs, device, name):
-    got = readings(msgs).get((device, name))
-    return got[-1] if got else None
-
-
-def value_is(device, name, value):
-    def pred(msgs):
-        m = latest(msgs, device, name)
-        return m is not None and m["value"] == value
-    return pred
 
 
 def rfc3339(ms):

@@ -300,6 +300,20 @@ def readings(messages, types=("DDATA",)):
     return out
 
 
+def latest(msgs, device, name):
+    """The last reading of (device, metric name) received in DDATA, or None."""
+    got = readings(msgs).get((device, name))
+    return got[-1] if got else None
+
+
+def value_is(device, name, value):
+    """A wait_for predicate: the last reading of (device, name) has this value."""
+    def pred(msgs):
+        m = latest(msgs, device, name)
+        return m is not None and m["value"] == value
+    return pred
+
+
 def check_seq(messages):
     """Problems with seq: NBIRTH has 0 and every later NBIRTH/DBIRTH/NDATA/DDATA/DDEATH of
     the session has the previous + 1 mod 256. Returns a list of strings."""
