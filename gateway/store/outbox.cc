@@ -109,11 +109,14 @@ Status Outbox::OpenFile() {
   // the medium, not in the page cache, when the power goes. NORMAL (configurable)
   // trades the last commits before a power cut for fewer fsyncs on fragile SD cards.
   const std::string sync = config_.synchronous == "normal" ? "NORMAL" : "FULL";
-  // The WAL is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB after, so
-  // the disk headroom kept free (HasHeadroom) always covers a checkpoint. The page
-  // cache is small so that RSS does not grow with the backlog.
+  // The WAL is checkpointed at SQLite's default of 1000 pages (4 MiB) and cut back to
+  // 4 MiB after, so the disk headroom kept free (HasHeadroom: 8 MiB) always covers a
+  // full WAL plus its checkpoint. (Checkpointing every 1 MiB was measured to put a
+  // checkpoint's fsync in front of more than 1 % of readings: p99 latency 120 ms
+  // instead of 33 ms.) The page cache is small so that RSS does not grow with the
+  // backlog.
   s = db_.Exec("PRAGMA synchronous=" + sync +
-               "; PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;"
+               "; PRAGMA journal_size_limit=4194304;"
                " PRAGMA cache_size=-2048; PRAGMA temp_store=MEMORY;");
   if (!s.ok()) return s;
   // A cheap structural check at start-up: a file damaged by a power cut on a bad SD
@@ -263,11 +266,7 @@ Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* m
   // which offers it again: nothing is half-accepted.
   if (!readings.empty() && !HasHeadroom(readings.size())) return CommitRefusedForSpace();
   Status s = CommitOnce(readings, model_state, hook);
-  if (s.code() == Status::Code::kNoSpace) {
-    Status c = db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    if (!c.ok()) spdlog::warn("outbox: checkpoint on a full disk failed: {}", c.ToString());
-    return CommitRefusedForSpace();
-  }
+  if (s.code() == Status::Code::kNoSpace) return CommitRefusedForSpace();
   if (s.code() == Status::Code::kCorruption) {
     // Start over with a fresh file and keep this batch: losing the old backlog is
     // bad, crash-looping on it would lose everything after it too.
@@ -296,6 +295,14 @@ Status Outbox::CommitRefusedForSpace() {
   }
   ++refused_for_space_;
   const int64_t now = clock_.NowMs();
+  // The WAL may hold most of the used space; moving it into the database (where the
+  // deletes above leave free pages to reuse) and truncating it gives that space back.
+  // At most once a second: a refused driver retries often.
+  if (now - last_space_checkpoint_ms_ >= 1000) {
+    last_space_checkpoint_ms_ = now;
+    Status c = db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!c.ok()) spdlog::warn("outbox: checkpoint on a full disk failed: {}", c.ToString());
+  }
   if (last_space_log_ms_ == 0 || now - last_space_log_ms_ >= 60000) {
     spdlog::error("outbox: the disk holding {} has less than {} bytes free; refusing new readings until the "
                   "uplink frees space ({} batches refused so far)",

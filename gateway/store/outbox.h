@@ -135,11 +135,12 @@ class Outbox {
   int64_t page_size_ = 4096;
   // Metrics inserted by the transaction under way: forgotten again if it rolls back.
   std::vector<std::string> new_metric_keys_;
-  // Free space kept on the buffer's filesystem: room for a full WAL (1 MiB) and for
-  // checkpointing it into the database (1 MiB), so deletes can always be written.
-  static constexpr uint64_t kDiskHeadroomBytes = 2u << 20;
+  // Free space kept on the buffer's filesystem: room for a full WAL (4 MiB) and for
+  // checkpointing it into the database (4 MiB), so deletes can always be written.
+  static constexpr uint64_t kDiskHeadroomBytes = 8u << 20;
   uint64_t refused_for_space_ = 0;
   int64_t last_space_log_ms_ = 0;
+  int64_t last_space_checkpoint_ms_ = 0;
 };
 
 }  // namespace gateway::store

@@ -2,7 +2,7 @@
 corrupted or truncated between runs, and SIGKILL while a backlog is being drained.
 
 - Disk full (the data directory on a small tmpfs the test mounts): new readings are
-  refused with a clear error while 2 MiB are still free, the simulator is told its
+  refused with a clear error while 8 MiB are still free, the simulator is told its
   readings were not accepted and offers them again (the documented refusal: nothing is
   half-accepted), the gateway keeps running, and once the uplink drains the buffer and
   frees space, every reading arrives.
@@ -55,7 +55,7 @@ def small_disk(tmp_path):
         pytest.skip("mounting a tmpfs needs root")
     d = tmp_path / "small-disk"
     d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(d)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         pytest.skip("cannot mount a tmpfs: " + r.stdout.strip())
@@ -69,7 +69,7 @@ def test_disk_full(tmp_path, small_disk, make_broker, make_subscriber, make_gate
     sub = make_subscriber(broker, client_id="platform-full", clean_session=False)
     broker.stop()
     # The configured cap is far above what the disk holds: the disk fills first, and
-    # new readings are refused while 2 MiB are still free (room to checkpoint the WAL
+    # new readings are refused while 8 MiB are still free (room to checkpoint the WAL
     # and write the deletes).
     gw = make_gateway(_config(small_disk / "data", "gw-full", n, speed=3000, max_disk_mb=100), [broker.uri])
     gw.wait_log(r"outbox: the disk holding \S+ has less than \d+ bytes free; refusing new readings", 90)
