@@ -2,6 +2,7 @@
 
 #include <date/date.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -176,6 +177,12 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
       for (size_t h = 0; h < 24; ++h) ff.total.by_hour[h].Merge(day.by_hour[h]);
       for (size_t i = 0; i < ff.total.sensors.size(); ++i) ff.total.sensors[i].Merge(day.sensors[i]);
     }
+    if (std::any_of(fc->sensors.begin(), fc->sensors.end(),
+                    [](const SensorConfig& sc) { return sc.kind == SensorKind::kChargePoint; })) {
+      auto tx = store::ReadSessions(db, fc->id, day_from, day_to);
+      if (!tx.ok()) return tx.status();
+      ff.transactions = std::move(tx.value());
+    }
     any = any || ff.total.has_data;
     data.facilities.push_back(std::move(ff));
   }
@@ -186,6 +193,29 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
                             "gateway accepts and is kept for history.retention_days)");
   }
   return data;
+}
+
+std::optional<double> TransactionSummary::MeanMinutes() const {
+  if (count == 0) return std::nullopt;
+  return double(duration_ms) / double(count) / 60000.0;
+}
+
+TransactionSummary SummariseTransactions(const std::vector<store::ChargingSession>& sessions) {
+  TransactionSummary t;
+  std::map<std::string, TransactionSummary::ByReason> reasons;
+  for (const auto& s : sessions) {
+    ++t.count;
+    t.energy_kwh += s.energy_kwh;
+    t.duration_ms += std::max<int64_t>(0, s.stop_ms - s.start_ms);
+    auto& r = reasons[s.stop_reason];
+    r.reason = s.stop_reason;
+    ++r.count;
+    r.energy_kwh += s.energy_kwh;
+  }
+  for (auto& [k, r] : reasons) t.by_reason.push_back(std::move(r));
+  std::stable_sort(t.by_reason.begin(), t.by_reason.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  return t;
 }
 
 namespace {

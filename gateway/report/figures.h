@@ -36,6 +36,7 @@
 #include "gateway/config.h"
 #include "gateway/local_time.h"
 #include "gateway/reading.h"
+#include "store/charging_sessions.h"
 #include "store/history.h"
 
 namespace gateway::report {
@@ -75,11 +76,30 @@ struct Figures {
   PeakHour PeakIn(int from_hour, int to_hour) const;
 };
 
+// The finished OCPP transactions of a charging station (store/charging_sessions.h)
+// that started in the range, summed by stop reason. Only OCPP charge points report
+// transactions; the session counts of Figures come from connector states and cover
+// every charge point.
+struct TransactionSummary {
+  struct ByReason {
+    std::string reason;
+    int64_t count = 0;
+    double energy_kwh = 0;
+  };
+  int64_t count = 0;
+  double energy_kwh = 0;
+  int64_t duration_ms = 0;       // summed stop - start
+  std::vector<ByReason> by_reason;  // most frequent first
+  std::optional<double> MeanMinutes() const;
+};
+TransactionSummary SummariseTransactions(const std::vector<store::ChargingSession>& sessions);
+
 struct FacilityFigures {
   const FacilityConfig* config = nullptr;
   std::string timezone;
   std::vector<Figures> days;  // one per local day of the range
   Figures total;              // the whole range
+  std::vector<store::ChargingSession> transactions;  // charging stations: started in the range
 };
 
 struct ReportData {

@@ -212,6 +212,36 @@ Json FiguresJson(const FacilityFigures& ff, const Figures& f, bool range) {
   return j;
 }
 
+// The OCPP transactions of a charging station: the summary, and every transaction so
+// that an evaluator can trace a figure back to its sessions (the card only as its hash).
+Json TransactionsJson(const FacilityFigures& ff) {
+  const TransactionSummary t = SummariseTransactions(ff.transactions);
+  const TimeZone tz = ZoneOf(ff);
+  Json reasons = Json::array();
+  for (const auto& r : t.by_reason) {
+    reasons.push_back(Json{{"stop_reason", r.reason}, {"count", r.count}, {"energy_kwh", JNum(r.energy_kwh, 3)}});
+  }
+  Json list = Json::array();
+  for (const auto& s : ff.transactions) {
+    list.push_back(Json{{"charge_point", s.sensor},
+                        {"connector", s.connector},
+                        {"transaction_id", s.transaction_id},
+                        {"start", FormatDayNumber(s.day) + " " + LocalClock(tz, s.start_ms)},
+                        {"start_ms", s.start_ms},
+                        {"stop_ms", s.stop_ms},
+                        {"energy_kwh", JNum(s.energy_kwh, 3)},
+                        {"meter_start_kwh", JNum(s.meter_start_kwh, 3)},
+                        {"meter_stop_kwh", JNum(s.meter_stop_kwh, 3)},
+                        {"stop_reason", s.stop_reason},
+                        {"id_tag_hash", s.id_tag_hash}});
+  }
+  return Json{{"count", t.count},
+              {"energy_kwh", JNum(t.energy_kwh, 3)},
+              {"mean_duration_min", JOpt(t.MeanMinutes(), 2)},
+              {"by_stop_reason", std::move(reasons)},
+              {"sessions", std::move(list)}};
+}
+
 }  // namespace
 
 std::string WriteJson(const Config& config, const ReportData& data, const std::string& generated_at) {
@@ -242,6 +272,7 @@ std::string WriteJson(const Config& config, const ReportData& data, const std::s
       days.push_back(std::move(jd));
     }
     jf["days"] = std::move(days);
+    if (KindsOf(fc).charging) jf["transactions"] = TransactionsJson(ff);
     facilities.push_back(std::move(jf));
     visits += ff.total.sum.entries;
     meals += ff.total.sum.meals;
@@ -538,6 +569,20 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
     for (const auto& d : ff.days) row(FormatDayNumber(d.day_from) + (d.has_data ? "" : " 无数据 no data"), d, false);
     row("合计 Total", t, true);
     o << "</table>";
+    if (k.charging && !ff.transactions.empty()) {
+      const TransactionSummary tx = SummariseTransactions(ff.transactions);
+      o << "<h3>充电交易 <span class=\"en\">Charging transactions (OCPP)</span></h3><table><tr>"
+        << "<th class=\"l\">结束原因<br><span class=\"en\">Stop reason</span></th>" << Th("次数", "Transactions")
+        << Th("电量(kWh)", "Energy (kWh)") << "</tr>";
+      for (const auto& r : tx.by_reason) {
+        o << "<tr><td class=\"l\">" << Esc(r.reason) << "</td><td>" << r.count << "</td><td>"
+          << Num(r.energy_kwh, 1) << "</td></tr>";
+      }
+      o << "<tr class=\"total\"><td class=\"l\">合计 Total</td><td>" << tx.count << "</td><td>"
+        << Num(tx.energy_kwh, 1) << "</td></tr></table><p>平均交易时长 <span class=\"en\">Mean transaction</span>: "
+        << OptNum(tx.MeanMinutes(), 0) << " min. 每笔交易见 JSON 报告 <span class=\"en\">Every transaction is "
+        << "listed in the JSON report (card ids only as salted hashes).</span></p>";
+    }
     if (k.equipment) {
       o << "<h3>器材使用 <span class=\"en\">Equipment use</span></h3><table><tr>"
         << "<th class=\"l\">器材<br><span class=\"en\">Equipment</span></th>" << Th("使用次数", "Sessions")

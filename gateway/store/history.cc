@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "gateway/opening_hours.h"
+#include "store/charging_sessions.h"
 
 namespace gateway::store {
 
@@ -227,6 +228,7 @@ struct History::Impl {
   std::unordered_map<std::string, size_t> index;
   int retention_days = 365;
   std::map<Key, HourRow> pending;
+  std::vector<ChargingSession> pending_sessions;  // finished OCPP transactions of the batch
   uint64_t gen = 1;  // bumped whenever `pending` is cleared (row pointers die)
   std::string committed_state;
   std::string written_state;
@@ -579,6 +581,18 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
     const Reading& r = rows[i];
     FacilityH* f = impl_->Find(r.facility_id);
     if (!f || !Relevant(r)) continue;
+    if (std::holds_alternative<DataSet>(r.value)) {
+      // A finished charging session: a record of its own, not a step of any rollup.
+      auto session = SessionFromReading(r);
+      if (!session.ok()) {
+        ++bad_sessions_;
+        spdlog::warn("history: charging session not kept: {}", session.status().message());
+      } else if (session.value()) {
+        session.value()->day = f->tz.ToLocal(session.value()->start_ms).day_number;
+        impl_->pending_sessions.push_back(std::move(*session.value()));
+      }
+      continue;
+    }
     if (r.ts_ms > now_ms + kFutureSlackMs ||
         (f->w == kNever && r.ts_ms < now_ms - int64_t(impl_->retention_days) * kDayMs)) {
       // Beyond the clock's reach either way (a device with a wrong clock): a future
@@ -642,6 +656,8 @@ Status History::WriteInTxn(SqliteDb& db) {
       if (!s.ok()) return s;
     }
   }
+  Status sessions = InsertSessions(db, m.pending_sessions);
+  if (!sessions.ok()) return sessions;
   m.written_state = m.SaveState();
   auto put = db.Prepare("INSERT INTO meta(key, value) VALUES('history_state', ?) "
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
@@ -661,6 +677,8 @@ Status History::WriteInTxn(SqliteDb& db) {
     del->BindInt(1, newest - m.retention_days);
     s = del->Run();
     if (!s.ok()) return s;
+    s = PurgeSessionsBefore(db, newest - m.retention_days);
+    if (!s.ok()) return s;
     m.written_purge = newest - m.retention_days;
   }
   return Status::Ok();
@@ -668,6 +686,7 @@ Status History::WriteInTxn(SqliteDb& db) {
 
 void History::Committed() {
   impl_->pending.clear();
+  impl_->pending_sessions.clear();
   ++impl_->gen;
   impl_->committed_state = std::move(impl_->written_state);
   impl_->purged_below = impl_->written_purge;
@@ -675,6 +694,7 @@ void History::Committed() {
 
 void History::RolledBack() {
   impl_->pending.clear();
+  impl_->pending_sessions.clear();
   ++impl_->gen;
   Status s = impl_->LoadState(impl_->committed_state);
   if (!s.ok()) spdlog::error("history: cannot return to the committed state: {}", s.ToString());

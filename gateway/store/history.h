@@ -34,7 +34,8 @@
 // driver that runs behind the clock late. The daily counters
 // (visits/entries, meals/served, checkins/count) are differenced per local day; charging
 // sessions are the runs of a connector in an occupied state (Preparing .. Finishing)
-// and belong to the hour they started in; energy is the increase of each connector's
+// and belong to the hour they started in (an OCPP charge point's finished transactions
+// are also kept whole, one row each: store/charging_sessions.h); energy is the increase of each connector's
 // meter register, in the hour the increase was read.
 #pragma once
 
@@ -136,12 +137,15 @@ class History {
   // For tests: rows pending for the next commit.
   std::vector<HourRow> PendingRows() const;
   uint64_t ignored_clock() const { return ignored_future_; }
+  // Charging-session readings (connector/{n}/transaction) without the contract's columns.
+  uint64_t bad_sessions() const { return bad_sessions_; }
 
  private:
   History();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t ignored_future_ = 0;
+  uint64_t bad_sessions_ = 0;
 };
 
 // Rows of the given facilities (all when empty) for local days day_from..day_to

@@ -85,6 +85,31 @@ const std::vector<Migration> kMigrations = {
       DROP INDEX history_hour_day;
       DROP TABLE history_hour;
     )sql"},
+    // 3: finished charging sessions (OCPP transactions), store/charging_sessions.h. A
+    // transaction is identified by its charge point, id and start: a charge point that
+    // repeats a StopTransaction after a reconnect does not make a second row.
+    {R"sql(
+      CREATE TABLE charging_session (
+        facility        TEXT NOT NULL,
+        sensor          TEXT NOT NULL,     -- the charge point
+        connector       INTEGER NOT NULL,  -- its own connector number
+        transaction_id  INTEGER NOT NULL,
+        day             INTEGER NOT NULL,  -- local day of the start
+        start_ms        INTEGER NOT NULL,
+        stop_ms         INTEGER NOT NULL,
+        meter_start_kwh REAL NOT NULL,
+        meter_stop_kwh  REAL NOT NULL,
+        energy_kwh      REAL NOT NULL,
+        stop_reason     TEXT NOT NULL,
+        id_tag_hash     TEXT NOT NULL,     -- salted hash: the idTag is never stored
+        PRIMARY KEY (facility, sensor, transaction_id, start_ms)
+      ) WITHOUT ROWID;
+      CREATE INDEX charging_session_day ON charging_session(facility, day);
+    )sql",
+     R"sql(
+      DROP INDEX charging_session_day;
+      DROP TABLE charging_session;
+    )sql"},
 };
 
 }  // namespace

@@ -560,3 +560,81 @@ TEST_CASE("rows the gateway clock stamps do not make a lagging driver's readings
   CHECK(d.sensors[0].reported_ms == 20 * kMin);
   CHECK(d.sensors[0].readings == 2);
 }
+
+namespace {
+
+Reading Transaction(const std::string& cp, int connector, int32_t id, int64_t start, int64_t stop, double m0,
+                    double m1, const std::string& reason) {
+  DataSet d;
+  d.columns = {"transaction_id", "start_ms", "stop_ms", "meter_start_kwh", "meter_stop_kwh",
+               "energy_kwh", "stop_reason", "id_tag_hash"};
+  d.types = {DataType::kInt32, DataType::kInt64, DataType::kInt64, DataType::kDouble, DataType::kDouble,
+             DataType::kDouble, DataType::kString, DataType::kString};
+  d.rows.push_back({Scalar(id), Scalar(start), Scalar(stop), Scalar(m0), Scalar(m1), Scalar(m1 - m0),
+                    Scalar(reason), Scalar(std::string("9f86d081884c7d659a2feaa0c55ad015"))});
+  return Reading{"charging-1", cp, "connector/" + std::to_string(connector) + "/transaction", Value(std::move(d)),
+                 stop, Quality::kGood};
+}
+
+}  // namespace
+
+TEST_CASE("finished OCPP transactions are kept once, by their local start day, for the report",
+          "[history][report]") {
+  Config c;
+  c.timezone = "Asia/Shanghai";
+  FacilityConfig f;
+  f.id = "charging-1";
+  f.type = FacilityType::kChargingStation;
+  SensorConfig cp;
+  cp.id = "cp-1";
+  cp.kind = SensorKind::kChargePoint;
+  cp.driver = "ocpp";
+  cp.connectors = 2;
+  f.sensors.push_back(cp);
+  c.facilities.push_back(f);
+  Rig rig(c);
+  auto tz = TimeZone::Load("Asia/Shanghai").value();
+  auto at = [&](int day, int h, int m) { return tz.FromLocal(2026, 3, 2 + day, h * 60 + m); };
+
+  // 23:30 to 00:40 belongs to the day it started; a repeated StopTransaction (the charge
+  // point resent it after a reconnect) is not a second session.
+  const Reading late = Transaction("cp-1", 1, 7, at(0, 23, 30), at(1, 0, 40), 100.0, 112.5, "EVDisconnected");
+  REQUIRE(rig.Feed({late}).ok());
+  REQUIRE(rig.Feed({late}).ok());
+  REQUIRE(rig.Feed({Transaction("cp-1", 2, 8, at(1, 9, 0), at(1, 9, 30), 50.0, 54.0, "Local")}).ok());
+  REQUIRE(rig.Feed({Transaction("cp-1", 1, 9, at(1, 10, 0), at(1, 11, 0), 112.5, 120.5, "EVDisconnected")}).ok());
+
+  // A failed commit keeps nothing of its batch.
+  rig.fail_next_commits = 1;
+  REQUIRE_FALSE(rig.Feed({Transaction("cp-1", 2, 10, at(1, 12, 0), at(1, 12, 10), 54.0, 55.0, "Local")}).ok());
+
+  // The columns of the contract are checked; a wrong reading is counted, not stored.
+  Reading bad = Transaction("cp-1", 1, 11, at(1, 13, 0), at(1, 13, 5), 0, 1, "Local");
+  std::get<DataSet>(bad.value).columns[7] = "id_tag";
+  REQUIRE(rig.Feed({bad}).ok());
+  CHECK(rig.history->bad_sessions() == 1);
+
+  auto day0 = store::ReadSessions(rig.outbox->db(), "charging-1", Day("2026-03-02"), Day("2026-03-02"));
+  REQUIRE(day0.ok());
+  REQUIRE(day0->size() == 1);
+  CHECK(day0->front().transaction_id == 7);
+  CHECK(day0->front().connector == 1);
+  CHECK(day0->front().energy_kwh == Approx(12.5));
+  CHECK(day0->front().stop_reason == "EVDisconnected");
+  CHECK(day0->front().id_tag_hash == "9f86d081884c7d659a2feaa0c55ad015");
+
+  rig.Restart();
+  auto both = store::ReadSessions(rig.outbox->db(), "charging-1", Day("2026-03-02"), Day("2026-03-03"));
+  REQUIRE(both.ok());
+  REQUIRE(both->size() == 3);
+  const auto t = report::SummariseTransactions(both.value());
+  CHECK(t.count == 3);
+  CHECK(t.energy_kwh == Approx(12.5 + 4.0 + 8.0));
+  REQUIRE(t.MeanMinutes());
+  CHECK(*t.MeanMinutes() == Approx((70.0 + 30.0 + 60.0) / 3));
+  REQUIRE(t.by_reason.size() == 2);
+  CHECK(t.by_reason[0].reason == "EVDisconnected");
+  CHECK(t.by_reason[0].count == 2);
+  CHECK(t.by_reason[0].energy_kwh == Approx(20.5));
+  CHECK(t.by_reason[1].reason == "Local");
+}
