@@ -40,6 +40,7 @@ class Gateway:
         self.broker_uris = list(broker_uris)
         self.extra_args = list(extra_args)
         self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", ns]: it execs, so pid stays the gateway's
+        self.env = {}  # added to the environment of the next start (e.g. LD_PRELOAD of a fault seam)
         self.proc = None
         self.starts = 0
         self.run_offset = 0  # where the current run's log begins
@@ -59,7 +60,7 @@ class Gateway:
             self.run_offset = f.tell()
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.dir)
+                                     stdin=subprocess.DEVNULL, cwd=self.dir, env={**os.environ, **self.env})
         log.close()
         self.starts += 1
         return self
