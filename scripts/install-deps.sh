@@ -19,6 +19,7 @@ packages=(
   python3 python3-paho-mqtt python3-protobuf python3-pytest  # integration tests
   python3-cryptography                        # tests: certificates for the TLS tests
   iproute2 nftables                           # tests: network namespaces and faults
+  libfaketime                                 # tests: the wall clock stepped backwards and forwards
   libmodbus-dev                               # Modbus TCP/RTU driver
   python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
   clang libclang-rt-dev                       # libFuzzer targets (optional)

@@ -18,6 +18,7 @@ import threading
 import time
 
 import checks
+from gateway import preload_env
 from helpers import base_config, count_pairs, free_port, grid, print_summary, raw_metrics, wait_until
 from sparkplug import Coverage, readings
 
@@ -100,13 +101,10 @@ def test_commit_kill(tmp_path, broker, make_subscriber, make_gateway):
     poster.start()
 
     cuts = []
-    asan = os.environ.get("ASAN_OPTIONS", "")
     for i in range(CYCLES):
         at = rnd.randint(3, 60)
         when = rnd.choice(["before", "after"])
-        gw.env = {"LD_PRELOAD": lib, "GATEWAY_KILL_AT_FSYNC": str(at), "GATEWAY_KILL_WHEN": when,
-                  # The seam is preloaded ahead of the sanitizer runtime in a sanitizer build.
-                  "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+        gw.env = preload_env(lib, GATEWAY_KILL_AT_FSYNC=at, GATEWAY_KILL_WHEN=when)
         gw.start()
         rc = gw.wait_exit(60)
         assert rc is not None, "cycle %d: the seam did not fire within 60 s (WAL sync %d)" % (i + 1, at)

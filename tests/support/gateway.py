@@ -151,6 +151,15 @@ class Gateway:
             print(line)
 
 
+def preload_env(lib, **env):
+    """Environment for a gateway run with `lib` preloaded (a fault seam, libfaketime),
+    plus env. In a sanitizer build the preloaded library comes before the sanitizer's
+    runtime, which ASan refuses unless told that this is intended."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": lib, "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0",
+            **{k: str(v) for k, v in env.items()}}
+
+
 def run_cli(args, timeout=30.0):
     """Runs the binary with args; returns (rc, stdout, stderr)."""
     p = subprocess.run([gateway_binary()] + list(args), capture_output=True, text=True, timeout=timeout,
