@@ -24,6 +24,8 @@ FAULT_TESTS = [
     ("test_broker_faults.py", "Broker: never acknowledges, failover, restart without persistence, bad credentials"),
     ("test_storage_faults.py", "Storage and process: disk full, damaged buffer, SIGKILL during a drain"),
     ("test_kill_restart.py", "Process: SIGKILL at random moments while sampling"),
+    ("test_commit_kill.py", "Power cut exactly at a group commit (before or after the WAL fsync)"),
+    ("test_clock_step.py", "Wall clock stepped back 3 h, forward 27 h, back 40 days, and home"),
     ("test_broker_outage.py", "Broker stopped and restarted mid-stream"),
     ("test_disk_cap.py", "Disk cap reached during an outage"),
     ("test_tls_auth.py", "TLS: mutual TLS and its refusals"),
@@ -40,6 +42,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "reliability.md"))
     ap.add_argument("-k", dest="keyword", default=None)
+    ap.add_argument("--soak", default=None,
+                    help="soak-summary.json of a bench/soak.py run, added as a section of its own")
     args = ap.parse_args()
 
     args.build = os.path.abspath(args.build)
@@ -109,6 +113,17 @@ def main():
             other = ", ".join("%s=%s" % (k, c[k]) for k in extra_keys if k in c)
             out.append("| %s | %s | %s |" % (r["title"], " | ".join(cells), other))
         out.append("")
+    if args.soak:
+        with open(args.soak) as f:
+            soak = json.load(f)
+        out += ["## Soak: %.0f minutes of faults (`bench/soak.py`)" % soak["minutes"], "",
+                "Not part of the test suite; the run whose `soak-summary.json` was given. Faults: %s." % ", ".join(
+                    "%s %d" % kv for kv in soak["faults"].items()), "",
+                "| accepted | delivered | lost | duplicated | gateway starts | RSS first / max / last (kB) |",
+                "|---|---|---|---|---|---|",
+                "| %d | %d | %d | %d | %d | %s / %s / %s |" % (
+                    soak["accepted"], soak["delivered"], soak["dropped"], soak["duplicates"], soak["gateway_starts"],
+                    soak["rss_kb_first"], soak["rss_kb_max"], soak["rss_kb_last"]), ""]
     with open(args.out, "w") as f:
         f.write("\n".join(out))
     print("wrote", args.out, file=sys.stderr)
