@@ -150,6 +150,7 @@ void Outbox::CloseDb() {
   delete_range_ = {};
   read_after_ = {};
   put_meta_ = {};
+  freelist_ = {};
   db_.Close();
 }
 
@@ -195,6 +196,7 @@ Status Outbox::PrepareStatements() {
        "ORDER BY seq LIMIT ?"},
       {&put_meta_, "INSERT INTO meta(key, value) VALUES(?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value"},
+      {&freelist_, "PRAGMA freelist_count"},
   };
   for (auto& p : all) {
     auto st = db_.Prepare(p.sql);
@@ -278,13 +280,23 @@ Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* m
 }
 
 bool Outbox::HasHeadroom(size_t new_rows) {
+  const uint64_t need = kDiskHeadroomBytes + new_rows * kBytesPerRowEstimate;
+  space_spent_since_ += new_rows * kBytesPerRowEstimate;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - space_checked_at_ < kSpaceCheckEvery && space_measured_ >= need + space_spent_since_) return true;
   struct statvfs fs {};
   if (statvfs(dir_.c_str(), &fs) != 0) return true;  // cannot tell: let SQLite say
   uint64_t available = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
   // Pages freed inside the file by deletes are reused before the file grows.
-  auto free_pages = db_.QueryInt("PRAGMA freelist_count");
-  if (free_pages.ok()) available += static_cast<uint64_t>(free_pages.value()) * static_cast<uint64_t>(page_size_);
-  return available >= kDiskHeadroomBytes + new_rows * 64;
+  auto row = freelist_.Step();
+  if (row.ok() && row.value()) {
+    available += static_cast<uint64_t>(freelist_.Int(0)) * static_cast<uint64_t>(page_size_);
+  }
+  freelist_.Reset();
+  space_checked_at_ = now;
+  space_measured_ = available;
+  space_spent_since_ = 0;
+  return available >= need;
 }
 
 Status Outbox::CommitRefusedForSpace() {

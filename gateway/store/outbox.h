@@ -15,6 +15,7 @@
 // buffer.db.corrupt-<time> and a fresh one started, so the gateway never crash-loops.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -121,7 +122,7 @@ class Outbox {
   BufferConfig config_;
   const Clock& clock_;
   SqliteDb db_;
-  Statement insert_row_, insert_metric_, update_latest_, delete_range_, read_after_, put_meta_;
+  Statement insert_row_, insert_metric_, update_latest_, delete_range_, read_after_, put_meta_, freelist_;
   std::unordered_map<std::string, uint32_t> metric_ids_;  // facility + '\0' + name
   std::unordered_map<uint32_t, MetricInfo> metrics_by_id_;
   std::vector<std::pair<int64_t, int64_t>> acked_;
@@ -138,6 +139,14 @@ class Outbox {
   // Free space kept on the buffer's filesystem: room for a full WAL (4 MiB) and for
   // checkpointing it into the database (4 MiB), so deletes can always be written.
   static constexpr uint64_t kDiskHeadroomBytes = 8u << 20;
+  // HasHeadroom measures (statvfs and the free-page count) at most every kSpaceCheckEvery
+  // while the last measure, less a generous estimate of what was written since, stays
+  // clear of the headroom: a commit on the hot path then costs no syscall.
+  static constexpr std::chrono::milliseconds kSpaceCheckEvery{500};
+  static constexpr uint64_t kBytesPerRowEstimate = 256;  // row, index and WAL copy, rounded up
+  std::chrono::steady_clock::time_point space_checked_at_{};
+  uint64_t space_measured_ = 0;
+  uint64_t space_spent_since_ = 0;
   uint64_t refused_for_space_ = 0;
   int64_t last_space_log_ms_ = 0;
   int64_t last_space_checkpoint_ms_ = 0;
