@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 
+from fault_proxy import connect_upstream, listen_loopback
+
 
 class _Pipe:
     """One direction of one connection: a reader that timestamps chunks and a writer
@@ -60,10 +62,7 @@ class _Pipe:
 class DelayProxy:
     def __init__(self, target, delay_s):
         self.target, self.delay_s = target, delay_s
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
+        self.sock = listen_loopback()
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         self._socks = []
@@ -80,11 +79,8 @@ class DelayProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
+            upstream = connect_upstream(client, self.target)
+            if upstream is None:
                 continue
             with self._lock:
                 self.connections += 1

@@ -18,13 +18,30 @@ import socket
 import threading
 
 
+def listen_loopback():
+    """A listening TCP socket on an ephemeral loopback port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return sock
+
+
+def connect_upstream(client, target):
+    """The proxy's connection to target for an accepted client, or None (client closed)."""
+    try:
+        upstream = socket.create_connection(target, timeout=5)
+        upstream.settimeout(None)
+        return upstream
+    except OSError:
+        close_all((client,))
+        return None
+
+
 class FaultProxy:
     def __init__(self, target):
         self.target = target
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
+        self.sock = listen_loopback()
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         self._lock = threading.Lock()
@@ -49,7 +66,7 @@ class FaultProxy:
             pairs, self._pairs = self._pairs, []
         self._flowing.set()
         for pair in pairs:
-            _close(pair)
+            close_all(pair)
 
     def stall(self):
         with self._lock:
@@ -74,13 +91,10 @@ class FaultProxy:
             except OSError:
                 return
             if self._state == "cut" or self._stopped:
-                _close((client,))
+                close_all((client,))
                 continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close((client,))
+            upstream = connect_upstream(client, self.target)
+            if upstream is None:
                 continue
             pair = (client, upstream)
             with self._lock:
@@ -102,10 +116,11 @@ class FaultProxy:
                 dst.sendall(data)
         except (OSError, ValueError):
             pass
-        _close(pair)
+        close_all(pair)
 
 
-def _close(socks):
+def close_all(socks):
+    """Shuts down and closes sockets, ignoring those already gone."""
     for s in socks:
         try:
             s.shutdown(socket.SHUT_RDWR)

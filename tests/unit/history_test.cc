@@ -240,7 +240,8 @@ TEST_CASE("a restart mid-day and a failed commit count nothing twice", "[history
   CheckCanteenDay(rig.Figures("canteen-1", Day("2026-03-02"), Day("2026-03-02")), tz);
 }
 
-TEST_CASE("a charging station: a session across midnight, energy, faults, by hand", "[history][report]") {
+// A charging station with one charge point cp-1 of two connectors.
+Config ChargingConfig(const char* driver, double silent_after_s) {
   Config c;
   c.timezone = "Asia/Shanghai";
   FacilityConfig f;
@@ -249,12 +250,16 @@ TEST_CASE("a charging station: a session across midnight, energy, faults, by han
   SensorConfig cp;
   cp.id = "cp-1";
   cp.kind = SensorKind::kChargePoint;
-  cp.driver = "test";
+  cp.driver = driver;
   cp.connectors = 2;
-  cp.silent_after_s = 900;
+  cp.silent_after_s = silent_after_s;
   f.sensors.push_back(cp);
   c.facilities.push_back(f);
-  Rig rig(c);
+  return c;
+}
+
+TEST_CASE("a charging station: a session across midnight, energy, faults, by hand", "[history][report]") {
+  Rig rig(ChargingConfig("test", 900));
   auto tz = TimeZone::Load("Asia/Shanghai").value();
   auto at = [&](int day, int h, int m) { return tz.FromLocal(2026, 3, 2 + day, h * 60 + m); };
   std::vector<Reading> rows;
@@ -580,19 +585,7 @@ Reading Transaction(const std::string& cp, int connector, int32_t id, int64_t st
 
 TEST_CASE("finished OCPP transactions are kept once, by their local start day, for the report",
           "[history][report]") {
-  Config c;
-  c.timezone = "Asia/Shanghai";
-  FacilityConfig f;
-  f.id = "charging-1";
-  f.type = FacilityType::kChargingStation;
-  SensorConfig cp;
-  cp.id = "cp-1";
-  cp.kind = SensorKind::kChargePoint;
-  cp.driver = "ocpp";
-  cp.connectors = 2;
-  f.sensors.push_back(cp);
-  c.facilities.push_back(f);
-  Rig rig(c);
+  Rig rig(ChargingConfig("ocpp", 0));
   auto tz = TimeZone::Load("Asia/Shanghai").value();
   auto at = [&](int day, int h, int m) { return tz.FromLocal(2026, 3, 2 + day, h * 60 + m); };
 
