@@ -7,9 +7,14 @@ const { chromium } = require("playwright-core");
 
 const [url, screenshot, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
 
-function occupancies(page) {
-  return page.$$eval(".facility", (cards) =>
-    Object.fromEntries(cards.map((c) => [c.dataset.id, Number(c.querySelector(".occ-value").textContent)])));
+// The occupancies and the update count in one evaluation: an update landing between two
+// separate reads would be counted before the change it made is seen as a change.
+function snapshot(page) {
+  return page.evaluate(() => ({
+    occupancy: Object.fromEntries([...document.querySelectorAll(".facility")]
+      .map((c) => [c.dataset.id, Number(c.querySelector(".occ-value").textContent)])),
+    updates: Number(document.body.dataset.updates),
+  }));
 }
 
 (async () => {
@@ -29,10 +34,10 @@ function occupancies(page) {
     await page.waitForFunction(() => document.getElementById("live").classList.contains("on"), null, { timeout: 15000 });
     // A mark that a reload would wipe.
     await page.evaluate(() => { window.__mark = "still-here"; });
-    result.initial = await occupancies(page);
+    const before = await snapshot(page);
+    result.initial = before.occupancy;
     result.title = await page.title();
     result.labels = await page.$$eval("h2", (hs) => hs.map((h) => h.textContent));
-    const updatesBefore = Number(await page.evaluate(() => document.body.dataset.updates));
 
     // Occupancy on the page changes as the simulator changes it.
     const initial = JSON.stringify(result.initial);
@@ -41,8 +46,9 @@ function occupancies(page) {
         .map((c) => [c.dataset.id, Number(c.querySelector(".occ-value").textContent)]));
       return JSON.stringify(now) !== init;
     }, initial, { timeout: 30000, polling: 100 });
-    result.changed = await occupancies(page);
-    result.updates = Number(await page.evaluate(() => document.body.dataset.updates)) - updatesBefore;
+    const after = await snapshot(page);
+    result.changed = after.occupancy;
+    result.updates = after.updates - before.updates;
     result.mark = await page.evaluate(() => window.__mark);
     result.navigations = navigations;
     result.uplink = await page.textContent("#uplink-state");
