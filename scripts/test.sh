@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, runs the whole suite with ctest.
-# Every test starts its own peers (mosquitto) on ephemeral loopback ports.
+# The test command: installs what is missing, then
+#   1. builds the whole suite with AddressSanitizer + UndefinedBehaviorSanitizer (and
+#      LeakSanitizer) in ./build-test (or $BUILD_DIR) and runs all of it with ctest;
+#   2. builds the gateway and the unit tests with ThreadSanitizer in ./build-tsan (or
+#      $TSAN_BUILD_DIR) and runs the unit tests and the integration tests whose code
+#      runs on several threads (ctest label "threads": Paho's callback threads, the
+#      Modbus pollers, ...);
+#   3. cross-builds for arm64, packages, and runs the unit tests under qemu-user.
+# A sanitizer report fails its test (tests/sanitizers/README.md). ./build, the demo's,
+# stays a normal build. Arguments go to both ctest runs (e.g. -R modbus).
+# SANITIZE=none runs step 1 on a build without sanitizers; SKIP_TSAN=1 and SKIP_CROSS=1
+# leave steps 2 and 3 out of a quick local run; TEST_JOBS sets ctest's parallelism.
+# Every test starts its own peers (mosquitto...) on ephemeral loopback ports.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+# Most integration tests wait on sockets and timers, not on the CPU: three at a time
+# keep two cores busy.
+jobs="${TEST_JOBS:-3}"
+
+build="${BUILD_DIR:-$root/build-test}"
+sanitize="${SANITIZE:-address,undefined}"
+[ "$sanitize" = none ] && sanitize=""
+BUILD_DIR="$build" SANITIZE="$sanitize" "$root/scripts/build.sh"
 "$root/tests/browser/setup.sh"
-build="${BUILD_DIR:-$root/build}"
-cd "$build"
-ctest --output-on-failure -j"${TEST_JOBS:-2}" "$@"
+(cd "$build" && ctest --output-on-failure -j"$jobs" "$@")
+
+if [ "${SKIP_TSAN:-0}" != 1 ]; then
+  tsan="${TSAN_BUILD_DIR:-$root/build-tsan}"
+  BUILD_DIR="$tsan" SANITIZE=thread "$root/scripts/build.sh" unit_tests community-gateway py_proto
+  (cd "$tsan" && ctest --output-on-failure -j"$jobs" -L '^(unit|threads)$' "$@")
+fi
+
 # The boards are ARM: the same sources cross-built for arm64, packaged, and their unit
-# tests run under qemu-user. SKIP_CROSS=1 leaves it out of a quick local run.
+# tests run under qemu-user.
 if [ "${SKIP_CROSS:-0}" != 1 ]; then
-  "$root/scripts/cross-build.sh" arm64
+  BUILD_DIR="" "$root/scripts/cross-build.sh" arm64
 fi

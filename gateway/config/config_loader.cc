@@ -906,19 +906,25 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
 }  // namespace config_detail
 
 ConfigLoad LoadConfig(const std::string& path) {
+  auto text = config_detail::ReadSmallFile(path, kMaxConfigBytes);
+  if (!text.ok()) {
+    ConfigLoad load;
+    load.config.file = path;
+    load.errors.push_back({path, 0, text.status().message()});
+    return load;
+  }
+  return LoadConfigText(text.value(), path);
+}
+
+ConfigLoad LoadConfigText(const std::string& text, const std::string& path) {
   ConfigLoad load;
   load.config.file = path;
   try {
-    auto text = config_detail::ReadSmallFile(path, kMaxConfigBytes);
-    if (!text.ok()) {
-      load.errors.push_back({path, 0, text.status().message()});
-      return load;
-    }
     ParseInfo info;
     info.file = path;
     YAML::Node root;
     try {
-      root = YAML::Load(text.value());
+      root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
       // yaml-cpp's messages describe the syntax, never echo the value, so a secret on
       // the broken line stays out of the report.

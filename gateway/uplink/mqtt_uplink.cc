@@ -518,19 +518,16 @@ void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& wh
 
 void MqttUplink::OnMessage(const std::string& topic, const std::string& payload) {
   if (topic == session_.NodeTopic("NCMD")) {
-    auto decoded = codec::Decode(payload, 64 * 1024);
-    if (!decoded.ok()) {
-      spdlog::warn("uplink: ignoring NCMD: {}", decoded.status().ToString());
+    auto cmd = SparkplugSession::ParseNodeCommand(payload);
+    if (!cmd.ok()) {
+      spdlog::warn("uplink: ignoring NCMD: {}", cmd.status().ToString());
       return;
     }
-    for (const auto& m : decoded->metrics) {
-      if (m.name == "Node Control/Rebirth" && std::holds_alternative<bool>(m.value) &&
-          std::get<bool>(m.value)) {
-        spdlog::info("uplink: rebirth requested by NCMD");
-        if (state_ == UplinkState::kOnline) {
-          PublishBirths();
-          Drain();
-        }
+    if (cmd->rebirth) {
+      spdlog::info("uplink: rebirth requested by NCMD");
+      if (state_ == UplinkState::kOnline) {
+        PublishBirths();
+        Drain();
       }
     }
     return;

@@ -45,4 +45,17 @@ std::string SparkplugSession::NextPayload(uint64_t now_ms, std::vector<codec::Me
   return codec::Encode(p);
 }
 
+Result<SparkplugSession::NodeCommand> SparkplugSession::ParseNodeCommand(std::string_view payload) {
+  // A command is a few metrics; anything larger is not one of ours to parse.
+  auto decoded = codec::Decode(payload, 64 * 1024);
+  if (!decoded.ok()) return decoded.status();
+  NodeCommand cmd;
+  for (const auto& m : decoded->metrics) {
+    if (m.name == "Node Control/Rebirth" && std::holds_alternative<bool>(m.value) && std::get<bool>(m.value)) {
+      cmd.rebirth = true;
+    }
+  }
+  return cmd;
+}
+
 }  // namespace gateway::uplink

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codec/sparkplug_codec.h"
@@ -34,6 +35,13 @@ class SparkplugSession {
   std::string NextPayload(uint64_t now_ms, std::vector<codec::Metric> metrics);  // DBIRTH, NDATA, DDATA
 
   uint64_t next_seq() const { return seq_; }
+
+  // What an NCMD from a host application asks of the edge node. Pure: the payload is
+  // untrusted bytes from the broker (tests/fuzz/fuzz_sparkplug_ncmd.cc feeds it any).
+  struct NodeCommand {
+    bool rebirth = false;  // "Node Control/Rebirth" = true
+  };
+  static Result<NodeCommand> ParseNodeCommand(std::string_view payload);
 
  private:
   std::string group_id_;

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import sanitizers
 from helpers import wait_until
 
 
@@ -70,6 +71,8 @@ def make_server():
     for s in servers:
         log = s.stop()
         print("---- http_test_server log ----\n" + log)
+    for s in servers:
+        sanitizers.check(s.stop(), "http_test_server", s.proc.returncode)
 
 
 def recv_until(sock, marker):

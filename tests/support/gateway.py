@@ -3,6 +3,8 @@
 The config is written into the test's tmp dir (data_dir inside it, so a restart reuses
 the same buffer), the process logs to a file that survives restarts (one header per
 start), and wait_log() polls that file for a line matching a regex with a deadline.
+In a sanitizer build, check_sanitizers() fails the test on any report in that log (the
+make_gateway fixture calls it after every test) and run_cli() on any in its output.
 """
 
 import os
@@ -10,6 +12,7 @@ import re
 import signal
 import subprocess
 
+import sanitizers
 from helpers import to_yaml, wait_until
 
 
@@ -143,6 +146,14 @@ class Gateway:
             raise AssertionError("gateway did not log /%s/ within %.0f s" % (regex, timeout))
         return m
 
+    def check_sanitizers(self):
+        """Raises AssertionError if any run of this gateway printed a sanitizer report
+        or exited with the sanitizers' exit code."""
+        text = self.log_text(whole=True)
+        for rc in self.exit_codes:
+            sanitizers.check(text, self.name, rc if isinstance(rc, int) else None)
+        sanitizers.check(text, self.name)
+
     def print_log(self, tail_lines=300):
         lines = self.log_text(whole=True).splitlines()
         print("---- %s log (last %d of %d lines, %s) ----" % (self.name, min(tail_lines, len(lines)),
@@ -164,4 +175,5 @@ def run_cli(args, timeout=30.0):
     """Runs the binary with args; returns (rc, stdout, stderr)."""
     p = subprocess.run([gateway_binary()] + list(args), capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
+    sanitizers.check(p.stdout + p.stderr, "community-gateway " + " ".join(str(a) for a in args[:1]), p.returncode)
     return p.returncode, p.stdout, p.stderr

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "core/facility_model.h"
 #include "core/pipeline.h"
@@ -138,4 +139,29 @@ TEST_CASE("after Stop the pipeline refuses readings with kShutdown", "[pipeline]
   fx.pipeline->Submit(Door(1, 0, 1), [&](const Status& s) { result = s; });
   fx.RunUntil([&] { return result.has_value(); });
   CHECK(result->code() == Status::Code::kShutdown);
+}
+
+TEST_CASE("drivers' threads may submit while the loop commits", "[pipeline][threads]") {
+  // What the Modbus pollers do: Submit from their own threads, callbacks on the loop.
+  // Run under ThreadSanitizer by scripts/test.sh.
+  Fixture fx;
+  REQUIRE(fx.pipeline->Start(SystemClock::Instance().NowMs()).ok());
+  constexpr int kThreads = 4, kBatches = 50;
+  int acked = 0, failed = 0;  // loop thread only
+  int64_t t0 = SystemClock::Instance().NowMs();
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kThreads; ++k) {
+    threads.emplace_back([&fx, &acked, &failed, k, t0] {
+      for (int i = 0; i < kBatches; ++i) {
+        uint64_t n = uint64_t(k) * kBatches + i;
+        fx.pipeline->Submit(Door(n, 0, t0 + int64_t(n)), [&acked, &failed](const Status& s) {
+          (s.ok() ? acked : failed)++;
+        });
+      }
+    });
+  }
+  fx.RunUntil([&] { return acked + failed == kThreads * kBatches; });
+  for (auto& t : threads) t.join();
+  CHECK(failed == 0);
+  CHECK(fx.pipeline->stats().accepted == 2u * kThreads * kBatches);
 }

@@ -121,3 +121,26 @@ TEST_CASE("a DataSet metric (reports/daily) is encoded as a Sparkplug DataSet an
   CHECK(std::get<DataSet>(back->metrics[0].value) == ds);
   CHECK(back->metrics[1].value == Value(uint64_t(0)));
 }
+
+TEST_CASE("an NCMD asks for a rebirth only with Node Control/Rebirth = true", "[session]") {
+  using uplink::SparkplugSession;
+  auto ncmd = [](std::vector<codec::Metric> metrics) {
+    codec::Payload p;
+    p.timestamp_ms = 1700000000000;
+    p.metrics = std::move(metrics);
+    return codec::Encode(p);
+  };
+  auto yes = SparkplugSession::ParseNodeCommand(ncmd({{"Node Control/Rebirth", Value(true), 0, false}}));
+  REQUIRE(yes.ok());
+  CHECK(yes->rebirth);
+  auto no = SparkplugSession::ParseNodeCommand(ncmd({{"Node Control/Rebirth", Value(false), 0, false},
+                                                    {"Node Control/Next Server", Value(true), 0, false}}));
+  REQUIRE(no.ok());
+  CHECK_FALSE(no->rebirth);
+  // The right name with the wrong type is not a command.
+  auto wrong = SparkplugSession::ParseNodeCommand(ncmd({{"Node Control/Rebirth", Value(int32_t(1)), 0, false}}));
+  REQUIRE(wrong.ok());
+  CHECK_FALSE(wrong->rebirth);
+  CHECK_FALSE(SparkplugSession::ParseNodeCommand(std::string("\xff\xff\xff\xff\x0f", 5)).ok());
+  CHECK_FALSE(SparkplugSession::ParseNodeCommand(std::string(65 * 1024, '\x08')).ok());
+}

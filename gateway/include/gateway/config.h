@@ -263,5 +263,8 @@ struct ConfigLoad {
 
 // Reads, parses and validates a config file. Never throws.
 ConfigLoad LoadConfig(const std::string& path);
+// The same for YAML text already read; `path` is the name its messages give (and the
+// file whose permissions the secrets warnings look at). Never throws.
+ConfigLoad LoadConfigText(const std::string& text, const std::string& path);
 
 }  // namespace gateway
