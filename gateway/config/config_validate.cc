@@ -836,7 +836,7 @@ class Checker {
     Range(p + ".idle_timeout_s", o.idle_timeout_s, 5, 86400);
     Range(p + ".max_connections", o.max_connections, 1, 100000);
     if (o.cert_file.empty() != o.key_file.empty()) {
-      Error(o.cert_file.empty() ? p + ".cert_file" : p + ".key_file",
+      Error(o.cert_file.empty() ? p + ".key_file" : p + ".cert_file",  // the one that is written
             "TLS (security profile 2) needs both cert_file and key_file");
     }
     for (const char* k : {"cert_file", "key_file", "upstream_ca_file"}) {
