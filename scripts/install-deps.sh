@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libpaho-mqttpp-dev libpaho-mqtt-dev         # MQTT client (uplink)
   libboost-dev                                # Asio event loop
+  libssl-dev                                  # OCPP driver: wss:// (Beast over OpenSSL), idTag HMAC
   libsqlite3-dev                              # durable buffer
   libprotobuf-dev protobuf-compiler           # Sparkplug B payloads
   libyaml-cpp-dev                             # config files
