@@ -360,6 +360,10 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     ++stats.connected;
     conns.insert(c);
     ChargePoint& e = charge_points[c->cp_id];
+    if (!e.config) {  // an unknown id (allow_unknown): the driver's upstream, if any
+      e.upstream = o.upstream;
+      e.upstream_password = o.upstream_password;
+    }
     if (auto old = e.conn.lock()) {
       spdlog::info("ocpp: {} connected again; the previous connection is closed", c->cp_id);
       old->current = false;

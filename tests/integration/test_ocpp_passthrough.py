@@ -13,6 +13,7 @@ operator is back.
 
 import datetime
 
+from certs import Ca
 from helpers import base_config, free_port, wait_until
 from ocpp_peers import CentralSystem, ChargePoint
 from sparkplug import latest, readings, value_is
@@ -110,6 +111,39 @@ def test_pass_through(tmp_path, broker, make_subscriber, make_gateway):
     finally:
         for p in peers:
             p.stop()
+
+
+def test_pass_through_tls_both_sides(tmp_path, broker, make_subscriber, make_gateway):
+    """wss:// from the pile to the gateway (profile 2) and from the gateway to the
+    operator (verified against the operator's CA, Basic auth)."""
+    ca = Ca(str(tmp_path), "ocpp-pt")
+    gw_cert, gw_key = ca.issue("gateway", server=True)
+    up_cert, up_key = ca.issue("operator", server=True)
+    port, up_port = free_port(), free_port()
+    facilities = [{"id": FAC, "type": "charging_station", "name": "Operator piles",
+                   "sensors": [{"id": "OP-1", "kind": "charge_point", "driver": "ocpp", "connectors": 1}]}]
+    cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
+    cfg["simulator"] = {"enabled": False}
+    cfg["drivers"] = {"ocpp": {"enabled": True, "port": port, "cert_file": gw_cert, "key_file": gw_key,
+                               "upstream_ca_file": ca.cert_path,
+                               "charge_points": [{"id": "OP-1", "password": "pile-pw",
+                                                  "upstream": "wss://localhost:%d/csms" % up_port,
+                                                  "upstream_password": UP_PW}]}}
+    sub = make_subscriber(broker)
+    csms = CentralSystem(tmp_path / "csms.log", password=UP_PW, port=up_port, cert=up_cert, key=up_key)
+    gw = make_gateway(cfg, [broker.uri])
+    gw.wait_log(r"ocpp: OCPP 1\.6J at wss://", 15)
+    cp = ChargePoint("wss://127.0.0.1:%d/ocpp" % port, "OP-1", password="pile-pw", ca=ca.cert_path)
+    try:
+        assert cp.connect()["ok"]
+        assert cp.ok("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "DC60"})["interval"] == 60
+        cp.ok("StatusNotification", status("Charging"))
+        sub.wait_for(value_is(FAC, "connectors/1/status", "Charging"), 15, "status through two TLS hops")
+        wait_until(lambda: len([f for f in csms.frames("OP-1") if f["dir"] == "in"]) >= 2, 10)
+        assert "pile-pw" not in gw.log_text(whole=True) and UP_PW not in gw.log_text(whole=True)
+    finally:
+        cp.stop()
+        csms.stop()
 
 
 def eval_line(line):

@@ -2,7 +2,7 @@
 // loopback port. Answers like a simple CSMS (transaction ids from 9000) and appends
 // every frame to --log as {"id":chargePointId,"dir":"in"|"out","text":...}.
 // Prints {"port":N} once listening. Basic auth is checked when --password is given.
-// Usage: node csms.js --port 0 --log FILE [--password P]
+// Usage: node csms.js --port 0 --log FILE [--password P] [--cert FILE --key FILE (wss://)]
 'use strict';
 const fs = require('fs');
 const { RPCServer } = require('ocpp-rpc');
@@ -39,8 +39,18 @@ server.on('client', (client) => {
     return { status: 'Accepted', currentTime: now(), interval: 60 };
   });
 });
-server.listen(Number(args.port || 0), '127.0.0.1').then((http) => {
-  process.stdout.write(JSON.stringify({ port: http.address().port }) + '\n');
-});
+if (args.cert) {
+  // wss://: an https server of our own whose upgrades go to the RPCServer.
+  const https = require('https');
+  const tls = https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) });
+  tls.on('upgrade', server.handleUpgrade);
+  tls.listen(Number(args.port || 0), '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: tls.address().port }) + '\n');
+  });
+} else {
+  server.listen(Number(args.port || 0), '127.0.0.1').then((http) => {
+    process.stdout.write(JSON.stringify({ port: http.address().port }) + '\n');
+  });
+}
 process.stdin.on('end', () => server.close({ force: true }).finally(() => process.exit(0)));
 process.stdin.resume();

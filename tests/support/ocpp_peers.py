@@ -120,10 +120,12 @@ class ChargePoint(_NodePeer):
 class CentralSystem(_NodePeer):
     """ocpp-rpc's RPCServer as the operator's central system on a loopback port."""
 
-    def __init__(self, log, password=None, port=0):
+    def __init__(self, log, password=None, port=0, cert=None, key=None):
         args = ["--port", str(port), "--log", str(log)]
         if password:
             args += ["--password", password]
+        if cert:
+            args += ["--cert", cert, "--key", key]
         self.log = log
         super().__init__("csms.js", args)
         self.port = self.next(20)["port"]
