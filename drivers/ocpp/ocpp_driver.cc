@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -39,9 +39,9 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kSubprotocol = "ocpp1.6";
-constexpr int kMaxBadFrames = 10;        // malformed frames in a row before closing
-constexpr size_t kMaxQueuedCalls = 8;    // CALLs waiting for the one in progress
-constexpr size_t kMaxUpstreamQueue = 64; // frames waiting for the upstream connection
+constexpr int kMaxBadFrames = 10;         // malformed frames in a row before closing
+constexpr size_t kMaxQueuedCalls = 8;     // CALLs waiting for the one in progress
+constexpr size_t kMaxUpstreamQueue = 64;  // frames waiting for the upstream connection
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kUpstreamConnectWait = std::chrono::seconds(5);
 
@@ -158,8 +158,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   Upstream* upstream = nullptr;  // owned by the shared_ptr below
   std::shared_ptr<Upstream> upstream_owner;
   enum class Up { kNone, kConnecting, kUp, kDown } up = Up::kNone;
-  std::deque<std::string> up_queue;                 // frames waiting for the upstream connection
-  std::map<std::string, Frame> relayed_calls;       // CP CALLs sent upstream, by message id
+  std::deque<std::string> up_queue;            // frames waiting for the upstream connection
+  std::map<std::string, Frame> relayed_calls;  // CP CALLs sent upstream, by message id
   int backoff_s = 1;
   std::unique_ptr<asio::steady_timer> retry_timer;
 };
@@ -176,13 +176,18 @@ struct Upstream : std::enable_shared_from_this<Upstream> {
 struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
   struct ChargePoint {
     const gateway::OcppChargePointConfig* config = nullptr;  // null: an unknown id (allow_unknown)
-    std::unique_ptr<ChargePointModel> model;                  // null: no sensor
+    std::unique_ptr<ChargePointModel> model;                 // null: no sensor
     std::weak_ptr<Conn> conn;
     std::string upstream, upstream_password;
   };
 
   Impl(asio::io_context& i, const gateway::Config& c, const gateway::Clock& k)
-      : io(i), config(c), o(c.drivers.ocpp), clock(k), acceptor(i), server_tls(ssl::context::tls_server),
+      : io(i),
+        config(c),
+        o(c.drivers.ocpp),
+        clock(k),
+        acceptor(i),
+        server_tls(ssl::context::tls_server),
         client_tls(ssl::context::tls_client) {}
 
   asio::io_context& io;
@@ -261,8 +266,10 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& [id, t] : book.open()) {
       auto it = charge_points.find(t.charge_point);
       if (it != charge_points.end() && it->second.model) {
-        json req = {{"connectorId", t.connector}, {"meterStart", int64_t(t.meter_start_kwh * 1000 + 0.5)},
-                    {"idTag", ""}, {"timestamp", FormatDateTime(t.start_ms)}};
+        json req = {{"connectorId", t.connector},
+                    {"meterStart", int64_t(t.meter_start_kwh * 1000 + 0.5)},
+                    {"idTag", ""},
+                    {"timestamp", FormatDateTime(t.start_ms)}};
         TransactionBook scratch;
         it->second.model->OnCall("StartTransaction", req, json{{"transactionId", id}}, clock.NowMs(), scratch);
       }
@@ -292,13 +299,16 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::Unavailable("ocpp: cannot listen on " + o.listen + ":" + std::to_string(o.port) + ": " + ec.message());
+    if (ec)
+      return Status::Unavailable("ocpp: cannot listen on " + o.listen + ":" + std::to_string(o.port) + ": " +
+                                 ec.message());
     Accept();
-    spdlog::info("ocpp: OCPP 1.6J at {}://{}:{}/ocpp/{{chargePointId}} ({} charge points, {}{}), {} open transaction(s), "
-                 "next transaction id {}",
-                 tls ? "wss" : "ws", o.listen, acceptor.local_endpoint().port(), o.charge_points.size(),
-                 o.upstream.empty() ? "local central system" : "pass-through to the operator",
-                 o.allow_unknown ? ", unknown ids allowed" : "", book.open().size(), book.next_id());
+    spdlog::info(
+        "ocpp: OCPP 1.6J at {}://{}:{}/ocpp/{{chargePointId}} ({} charge points, {}{}), {} open transaction(s), "
+        "next transaction id {}",
+        tls ? "wss" : "ws", o.listen, acceptor.local_endpoint().port(), o.charge_points.size(),
+        o.upstream.empty() ? "local central system" : "pass-through to the operator",
+        o.allow_unknown ? ", unknown ids allowed" : "", book.open().size(), book.next_id());
     return Status::Ok();
   }
 
@@ -475,8 +485,8 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     if (RateLimited(*c)) {
       Warn(c->cp_id + ": more than " + std::to_string(o.max_calls_per_minute) + " calls per minute; " + f.action +
            " refused");
-      SendError(*c, {f.id, "GenericError", "rate limit: at most " + std::to_string(o.max_calls_per_minute) +
-                                               " calls per minute"});
+      SendError(*c, {f.id, "GenericError",
+                     "rate limit: at most " + std::to_string(o.max_calls_per_minute) + " calls per minute"});
       if (++c->over_limit >= 20) {
         ++stats.closed_for_abuse;
         c->Close(websocket::close_code::policy_error, "call flood");
@@ -522,7 +532,8 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
       if (s.ok()) {
         c->Send(SerializeCallResult(id, conf));
       } else {
-        SendError(*c, {id, "GenericError", s.code() == Status::Code::kBusy ? "the gateway is busy; send again" : "stopping"});
+        SendError(
+            *c, {id, "GenericError", s.code() == Status::Code::kBusy ? "the gateway is busy; send again" : "stopping"});
       }
       c->call_in_progress = false;
       NextCall(c);
@@ -553,7 +564,8 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     if (action == "Heartbeat") return {{"currentTime", now}};
     if (action == "Authorize") {
       json info = tag_info(req["idTag"].get<std::string>());
-      spdlog::info("ocpp: {}: idTag #{} {}", c.cp_id, Hash(req["idTag"].get<std::string>()), info["status"].get<std::string>());
+      spdlog::info("ocpp: {}: idTag #{} {}", c.cp_id, Hash(req["idTag"].get<std::string>()),
+                   info["status"].get<std::string>());
       return {{"idTagInfo", info}};
     }
     if (action == "StartTransaction") {
@@ -884,53 +896,54 @@ struct WsUpstream final : Upstream {
     auto self = std::static_pointer_cast<WsUpstream>(shared_from_this());
     auto resolver = std::make_shared<tcp::resolver>(impl->io);
     beast::get_lowest_layer(*ws).expires_after(kUpstreamConnectWait);
-    resolver->async_resolve(url.host, url.port, [self, resolver, url, cp_id, password](beast::error_code ec,
-                                                                                      tcp::resolver::results_type r) {
-      if (ec) return self->Fail("resolve " + url.host + ": " + ec.message());
-      if (self->closed) return;
-      beast::get_lowest_layer(*self->ws).async_connect(r, [self, url, cp_id, password](beast::error_code ec2,
-                                                                                        const tcp::endpoint&) {
-        if (ec2) return self->Fail("connect: " + ec2.message());
-        if (self->closed) return;
-        auto upgrade = [self, url, cp_id, password]() {
-          beast::get_lowest_layer(*self->ws).expires_never();
-          websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-          t.handshake_timeout = kUpstreamConnectWait;
-          self->ws->set_option(t);
-          self->ws->read_message_max(self->impl->o.max_frame_bytes * 4);
-          self->ws->set_option(websocket::stream_base::decorator([cp_id, password](websocket::request_type& req) {
-            req.set(bhttp::field::sec_websocket_protocol, kSubprotocol);
-            req.set(bhttp::field::user_agent, "community-gateway");
-            if (!password.empty()) req.set(bhttp::field::authorization, "Basic " + Base64(cp_id + ":" + password));
-          }));
-          auto res = std::make_shared<websocket::response_type>();
-          self->ws->async_handshake(*res, url.host + ":" + url.port, url.path, [self, res](beast::error_code ec3) {
-            if (ec3) return self->Fail("handshake: " + ec3.message());
+    resolver->async_resolve(
+        url.host, url.port,
+        [self, resolver, url, cp_id, password](beast::error_code ec, tcp::resolver::results_type r) {
+          if (ec) return self->Fail("resolve " + url.host + ": " + ec.message());
+          if (self->closed) return;
+          beast::get_lowest_layer(*self->ws).async_connect(r, [self, url, cp_id, password](beast::error_code ec2,
+                                                                                           const tcp::endpoint&) {
+            if (ec2) return self->Fail("connect: " + ec2.message());
             if (self->closed) return;
-            if ((*res)[bhttp::field::sec_websocket_protocol] != kSubprotocol) {
-              return self->Fail("the central system did not accept the subprotocol ocpp1.6");
+            auto upgrade = [self, url, cp_id, password]() {
+              beast::get_lowest_layer(*self->ws).expires_never();
+              websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
+              t.handshake_timeout = kUpstreamConnectWait;
+              self->ws->set_option(t);
+              self->ws->read_message_max(self->impl->o.max_frame_bytes * 4);
+              self->ws->set_option(websocket::stream_base::decorator([cp_id, password](websocket::request_type& req) {
+                req.set(bhttp::field::sec_websocket_protocol, kSubprotocol);
+                req.set(bhttp::field::user_agent, "community-gateway");
+                if (!password.empty()) req.set(bhttp::field::authorization, "Basic " + Base64(cp_id + ":" + password));
+              }));
+              auto res = std::make_shared<websocket::response_type>();
+              self->ws->async_handshake(*res, url.host + ":" + url.port, url.path, [self, res](beast::error_code ec3) {
+                if (ec3) return self->Fail("handshake: " + ec3.message());
+                if (self->closed) return;
+                if ((*res)[bhttp::field::sec_websocket_protocol] != kSubprotocol) {
+                  return self->Fail("the central system did not accept the subprotocol ocpp1.6");
+                }
+                self->open = true;
+                if (auto c = self->owner.lock()) {
+                  if (c->upstream == self.get()) self->impl->UpstreamOpened(c);
+                }
+                self->Read();
+              });
+            };
+            if constexpr (std::is_same_v<Ws, TlsWs>) {
+              if (!SSL_set_tlsext_host_name(self->ws->next_layer().native_handle(), url.host.c_str())) {
+                return self->Fail("SNI");
+              }
+              self->ws->next_layer().set_verify_callback(ssl::host_name_verification(url.host));
+              self->ws->next_layer().async_handshake(ssl::stream_base::client, [self, upgrade](beast::error_code ec3) {
+                if (ec3) return self->Fail("TLS: " + ec3.message());
+                upgrade();
+              });
+            } else {
+              upgrade();
             }
-            self->open = true;
-            if (auto c = self->owner.lock()) {
-              if (c->upstream == self.get()) self->impl->UpstreamOpened(c);
-            }
-            self->Read();
           });
-        };
-        if constexpr (std::is_same_v<Ws, TlsWs>) {
-          if (!SSL_set_tlsext_host_name(self->ws->next_layer().native_handle(), url.host.c_str())) {
-            return self->Fail("SNI");
-          }
-          self->ws->next_layer().set_verify_callback(ssl::host_name_verification(url.host));
-          self->ws->next_layer().async_handshake(ssl::stream_base::client, [self, upgrade](beast::error_code ec3) {
-            if (ec3) return self->Fail("TLS: " + ec3.message());
-            upgrade();
-          });
-        } else {
-          upgrade();
-        }
-      });
-    });
+        });
   }
 };
 
@@ -1004,10 +1017,11 @@ void OcppDriver::Stop() {
     c->Close(websocket::close_code::going_away, "gateway stopping");
   }
   const auto& s = d.stats;
-  spdlog::info("ocpp: {} connections, {} calls, {} CALLERRORs, {} handshakes refused, {} closed for abuse, {} frames "
-               "relayed, {} answered locally, {} readings",
-               s.connections, s.calls, s.call_errors, s.refused_handshakes, s.closed_for_abuse, s.relayed_frames,
-               s.answered_locally, s.readings);
+  spdlog::info(
+      "ocpp: {} connections, {} calls, {} CALLERRORs, {} handshakes refused, {} closed for abuse, {} frames "
+      "relayed, {} answered locally, {} readings",
+      s.connections, s.calls, s.call_errors, s.refused_handshakes, s.closed_for_abuse, s.relayed_frames,
+      s.answered_locally, s.readings);
 }
 
 }  // namespace ocpp

@@ -55,16 +55,16 @@
 namespace ocpp {
 
 struct OcppStats {
-  uint64_t connections = 0;          // WebSocket sessions accepted
-  uint64_t refused_handshakes = 0;   // 400/401/404/503 at the handshake
-  uint64_t calls = 0;                // CALLs from charge points
-  uint64_t call_errors = 0;          // CALLERRORs the gateway sent
-  uint64_t closed_for_abuse = 0;     // too big, binary, flood, malformed
-  uint64_t relayed_frames = 0;       // pass-through, both directions
-  uint64_t answered_locally = 0;     // pass-through calls answered by the gateway (upstream down)
+  uint64_t connections = 0;         // WebSocket sessions accepted
+  uint64_t refused_handshakes = 0;  // 400/401/404/503 at the handshake
+  uint64_t calls = 0;               // CALLs from charge points
+  uint64_t call_errors = 0;         // CALLERRORs the gateway sent
+  uint64_t closed_for_abuse = 0;    // too big, binary, flood, malformed
+  uint64_t relayed_frames = 0;      // pass-through, both directions
+  uint64_t answered_locally = 0;    // pass-through calls answered by the gateway (upstream down)
   uint64_t readings = 0;
   uint64_t busy = 0;
-  uint64_t connected = 0;            // charge points connected now
+  uint64_t connected = 0;  // charge points connected now
 };
 
 class OcppDriver final : public gateway::Driver {

@@ -23,38 +23,59 @@ struct Rule {
   const char* name;
   T type;
   bool required = false;
-  size_t max_length = 0;                       // strings: CiStringNN
-  std::vector<const char*> enums;              // strings: allowed values
-  std::vector<Rule> properties;                // objects (additionalProperties: false)
-  std::vector<Rule> items;                     // arrays: one rule, the items' (an object)
+  size_t max_length = 0;           // strings: CiStringNN
+  std::vector<const char*> enums;  // strings: allowed values
+  std::vector<Rule> properties;    // objects (additionalProperties: false)
+  std::vector<Rule> items;         // arrays: one rule, the items' (an object)
 };
 
 Rule Str(const char* n, size_t max, bool req = false) { return Rule{n, T::kString, req, max, {}, {}, {}}; }
-Rule Enum(const char* n, std::vector<const char*> e, bool req = false) { return Rule{n, T::kString, req, 0, std::move(e), {}, {}}; }
+Rule Enum(const char* n, std::vector<const char*> e, bool req = false) {
+  return Rule{n, T::kString, req, 0, std::move(e), {}, {}};
+}
 Rule Int(const char* n, bool req = false) { return Rule{n, T::kInteger, req, 0, {}, {}, {}}; }
 Rule Time(const char* n, bool req = false) { return Rule{n, T::kDateTime, req, 0, {}, {}, {}}; }
-Rule Obj(const char* n, std::vector<Rule> props, bool req = false) { return Rule{n, T::kObject, req, 0, {}, std::move(props), {}}; }
+Rule Obj(const char* n, std::vector<Rule> props, bool req = false) {
+  return Rule{n, T::kObject, req, 0, {}, std::move(props), {}};
+}
 Rule Arr(const char* n, Rule item, bool req = false) { return Rule{n, T::kArray, req, 0, {}, {}, {std::move(item)}}; }
 
 const std::vector<const char*> kContexts = {"Interruption.Begin", "Interruption.End", "Sample.Clock", "Sample.Periodic",
-                                            "Transaction.Begin", "Transaction.End", "Trigger", "Other"};
-const std::vector<const char*> kMeasurands = {
-    "Energy.Active.Export.Register", "Energy.Active.Import.Register", "Energy.Reactive.Export.Register",
-    "Energy.Reactive.Import.Register", "Energy.Active.Export.Interval", "Energy.Active.Import.Interval",
-    "Energy.Reactive.Export.Interval", "Energy.Reactive.Import.Interval", "Power.Active.Export", "Power.Active.Import",
-    "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "Power.Factor", "Current.Import",
-    "Current.Export", "Current.Offered", "Voltage", "Frequency", "Temperature", "SoC", "RPM"};
+                                            "Transaction.Begin",  "Transaction.End",  "Trigger",      "Other"};
+const std::vector<const char*> kMeasurands = {"Energy.Active.Export.Register",
+                                              "Energy.Active.Import.Register",
+                                              "Energy.Reactive.Export.Register",
+                                              "Energy.Reactive.Import.Register",
+                                              "Energy.Active.Export.Interval",
+                                              "Energy.Active.Import.Interval",
+                                              "Energy.Reactive.Export.Interval",
+                                              "Energy.Reactive.Import.Interval",
+                                              "Power.Active.Export",
+                                              "Power.Active.Import",
+                                              "Power.Offered",
+                                              "Power.Reactive.Export",
+                                              "Power.Reactive.Import",
+                                              "Power.Factor",
+                                              "Current.Import",
+                                              "Current.Export",
+                                              "Current.Offered",
+                                              "Voltage",
+                                              "Frequency",
+                                              "Temperature",
+                                              "SoC",
+                                              "RPM"};
 const std::vector<const char*> kPhases = {"L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1"};
 const std::vector<const char*> kLocations = {"Cable", "EV", "Inlet", "Outlet", "Body"};
-const std::vector<const char*> kUnits = {"Wh", "kWh", "varh", "kvarh", "W", "kW", "VA", "kVA", "var",
-                                         "kvar", "A", "V", "K", "Celcius", "Celsius", "Fahrenheit", "Percent"};
+const std::vector<const char*> kUnits = {"Wh", "kWh",     "varh",    "kvarh",      "W",      "kW",
+                                         "VA", "kVA",     "var",     "kvar",       "A",      "V",
+                                         "K",  "Celcius", "Celsius", "Fahrenheit", "Percent"};
 
 Rule MeterValue(const char* name) {
   return Obj(name, {Time("timestamp", true),
                     Arr("sampledValue",
-                        Obj("", {Str("value", 0, true), Enum("context", kContexts), Enum("format", {"Raw", "SignedData"}),
-                                 Enum("measurand", kMeasurands), Enum("phase", kPhases), Enum("location", kLocations),
-                                 Enum("unit", kUnits)}),
+                        Obj("", {Str("value", 0, true), Enum("context", kContexts),
+                                 Enum("format", {"Raw", "SignedData"}), Enum("measurand", kMeasurands),
+                                 Enum("phase", kPhases), Enum("location", kLocations), Enum("unit", kUnits)}),
                         true)});
 }
 
@@ -96,22 +117,43 @@ const std::vector<ActionRules>& Served() {
         Time("timestamp"), Str("vendorId", 255), Str("vendorErrorCode", 50)}},
       {"StopTransaction",
        {Str("idTag", 20), Int("meterStop", true), Time("timestamp", true), Int("transactionId", true),
-        Enum("reason",
-             {"EmergencyStop", "EVDisconnected", "HardReset", "Local", "Other", "PowerLoss", "Reboot", "Remote",
-              "SoftReset", "UnlockCommand", "DeAuthorized"}),
+        Enum("reason", {"EmergencyStop", "EVDisconnected", "HardReset", "Local", "Other", "PowerLoss", "Reboot",
+                        "Remote", "SoftReset", "UnlockCommand", "DeAuthorized"}),
         Arr("transactionData", MeterValue(""))}},
   };
   return rules;
 }
 
 // Every other action name of OCPP 1.6 (both directions) and of its security extension.
-constexpr const char* kOtherActions[] = {
-    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
-    "ClearChargingProfile", "DeleteCertificate", "ExtendedTriggerMessage", "GetCompositeSchedule", "GetConfiguration",
-    "GetDiagnostics", "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "InstallCertificate",
-    "LogStatusNotification", "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset",
-    "SecurityEventNotification", "SendLocalList", "SetChargingProfile", "SignCertificate",
-    "SignedFirmwareStatusNotification", "SignedUpdateFirmware", "TriggerMessage", "UnlockConnector", "UpdateFirmware"};
+constexpr const char* kOtherActions[] = {"CancelReservation",
+                                         "CertificateSigned",
+                                         "ChangeAvailability",
+                                         "ChangeConfiguration",
+                                         "ClearCache",
+                                         "ClearChargingProfile",
+                                         "DeleteCertificate",
+                                         "ExtendedTriggerMessage",
+                                         "GetCompositeSchedule",
+                                         "GetConfiguration",
+                                         "GetDiagnostics",
+                                         "GetInstalledCertificateIds",
+                                         "GetLocalListVersion",
+                                         "GetLog",
+                                         "InstallCertificate",
+                                         "LogStatusNotification",
+                                         "RemoteStartTransaction",
+                                         "RemoteStopTransaction",
+                                         "ReserveNow",
+                                         "Reset",
+                                         "SecurityEventNotification",
+                                         "SendLocalList",
+                                         "SetChargingProfile",
+                                         "SignCertificate",
+                                         "SignedFirmwareStatusNotification",
+                                         "SignedUpdateFirmware",
+                                         "TriggerMessage",
+                                         "UnlockConnector",
+                                         "UpdateFirmware"};
 
 struct Violation {
   const char* code;
@@ -120,12 +162,18 @@ struct Violation {
 
 const char* TypeName(T t) {
   switch (t) {
-    case T::kString: return "string";
-    case T::kInteger: return "integer";
-    case T::kNumber: return "number";
-    case T::kObject: return "object";
-    case T::kArray: return "array";
-    case T::kDateTime: return "date-time string";
+    case T::kString:
+      return "string";
+    case T::kInteger:
+      return "integer";
+    case T::kNumber:
+      return "number";
+    case T::kObject:
+      return "object";
+    case T::kArray:
+      return "array";
+    case T::kDateTime:
+      return "date-time string";
   }
   return "?";
 }
@@ -159,7 +207,8 @@ std::optional<Violation> CheckObject(const std::vector<Rule>& props, const json&
   for (const Rule& r : props) {
     auto it = v.find(r.name);
     if (it == v.end()) {
-      if (r.required) return Violation{"OccurenceConstraintViolation", where + ": required property '" + r.name + "' is missing"};
+      if (r.required)
+        return Violation{"OccurenceConstraintViolation", where + ": required property '" + r.name + "' is missing"};
       continue;
     }
     if (auto bad = Check(r, *it, where + "." + r.name)) return bad;
@@ -222,8 +271,9 @@ std::variant<Frame, RpcError> ParseFrame(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Formation("-1", "the frame is not JSON");
   if (!j.is_array()) return Formation("-1", "the frame is not a JSON array");
-  if (j.size() < 3) return Formation(j.size() >= 2 && j[1].is_string() ? j[1].get<std::string>() : "-1",
-                                     "a frame has at least 3 elements");
+  if (j.size() < 3)
+    return Formation(j.size() >= 2 && j[1].is_string() ? j[1].get<std::string>() : "-1",
+                     "a frame has at least 3 elements");
   if (!j[1].is_string()) return Formation("-1", "the message id is not a string");
   std::string id = j[1].get<std::string>();
   if (id.empty() || id.size() > kMaxMessageId) return Formation("-1", "the message id must have 1 to 36 characters");

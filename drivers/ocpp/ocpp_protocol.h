@@ -21,12 +21,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 namespace ocpp {
 
@@ -34,11 +33,11 @@ enum class MessageType { kCall = 2, kCallResult = 3, kCallError = 4 };
 
 struct Frame {
   MessageType type = MessageType::kCall;
-  std::string id;      // unique message id (at most 36 characters)
-  std::string action;  // CALL only
+  std::string id;                                     // unique message id (at most 36 characters)
+  std::string action;                                 // CALL only
   nlohmann::json payload = nlohmann::json::object();  // CALL/CALLRESULT payload, CALLERROR details
-  std::string error_code;         // CALLERROR only
-  std::string error_description;  // CALLERROR only
+  std::string error_code;                             // CALLERROR only
+  std::string error_description;                      // CALLERROR only
 };
 
 // Why a frame or a payload was refused, and the CALLERROR that answers it. id is the
@@ -53,7 +52,7 @@ std::variant<Frame, RpcError> ParseFrame(std::string_view text);
 
 // How the gateway's local central system treats an action a charge point calls.
 enum class ActionSupport {
-  kServed,        // answered with its own .conf (Boot, Heartbeat, Status, Authorize, Start/Stop, MeterValues, DataTransfer)
+  kServed,  // answered with its own .conf (Boot, Heartbeat, Status, Authorize, Start/Stop, MeterValues, DataTransfer)
   kAcknowledged,  // validated and answered {} (Diagnostics/FirmwareStatusNotification)
   kNotSupported,  // an OCPP 1.6 action (or security extension) the gateway does not serve
   kUnknown,       // not an OCPP 1.6 action at all

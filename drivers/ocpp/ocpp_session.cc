@@ -34,8 +34,12 @@ const OpenTransaction* TransactionBook::Find(int32_t id) const {
 std::string TransactionBook::ToJson() const {
   json open = json::array();
   for (const auto& [id, t] : open_) {
-    open.push_back({{"id", t.id}, {"charge_point", t.charge_point}, {"connector", t.connector},
-                    {"start_ms", t.start_ms}, {"meter_start_kwh", t.meter_start_kwh}, {"id_tag_hash", t.id_tag_hash}});
+    open.push_back({{"id", t.id},
+                    {"charge_point", t.charge_point},
+                    {"connector", t.connector},
+                    {"start_ms", t.start_ms},
+                    {"meter_start_kwh", t.meter_start_kwh},
+                    {"id_tag_hash", t.id_tag_hash}});
   }
   return json{{"next_transaction_id", next_id_}, {"open", open}}.dump(1, ' ', false, json::error_handler_t::replace) +
          "\n";
@@ -224,7 +228,8 @@ CallEffect ChargePointModel::OnCall(const std::string& action, const json& req, 
       }
     }
     if (!Valid(connector)) {
-      out.note = "StopTransaction of transaction " + std::to_string(*tx) + " the gateway never saw start: no session row";
+      out.note =
+          "StopTransaction of transaction " + std::to_string(*tx) + " the gateway never saw start: no session row";
       return out;
     }
     const std::string prefix = "connector/" + std::to_string(connector) + "/";
@@ -240,9 +245,9 @@ CallEffect ChargePointModel::OnCall(const std::string& action, const json& req, 
     out.readings.push_back(Make(prefix + "power_kw", 0.0f, stop_ms));
     out.readings.push_back(Make(prefix + "transaction_id", int32_t(0), stop_ms));
     DataSet row;
-    row.columns = {"transaction_id", "start_ms", "stop_ms", "meter_start_kwh", "meter_stop_kwh",
-                   "energy_kwh", "stop_reason", "id_tag_hash"};
-    row.types = {DataType::kInt32, DataType::kInt64, DataType::kInt64, DataType::kDouble,
+    row.columns = {"transaction_id", "start_ms",   "stop_ms",     "meter_start_kwh",
+                   "meter_stop_kwh", "energy_kwh", "stop_reason", "id_tag_hash"};
+    row.types = {DataType::kInt32,  DataType::kInt64,  DataType::kInt64,  DataType::kDouble,
                  DataType::kDouble, DataType::kDouble, DataType::kString, DataType::kString};
     row.rows.push_back({int32_t(*tx), int64_t(open ? open->start_ms : stop_ms), int64_t(stop_ms), start_kwh, stop_kwh,
                         std::max(0.0, stop_kwh - start_kwh), reason, tag_hash});

@@ -12,7 +12,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ocpp::TransactionBook book(1000);
-  static ocpp::ChargePointModel model("CP", "f", "CP", 3, [](const std::string& t) { return std::to_string(t.size()); });
+  static ocpp::ChargePointModel model("CP", "f", "CP", 3,
+                                      [](const std::string& t) { return std::to_string(t.size()); });
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = ocpp::ParseFrame(text);
   if (auto* err = std::get_if<ocpp::RpcError>(&parsed)) {

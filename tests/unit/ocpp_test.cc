@@ -2,7 +2,6 @@
 // validators (CALLERROR codes), the session model (readings of a charge point's
 // messages, the transaction book) and the idTag hash; plus the drivers.ocpp config.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -40,7 +39,8 @@ const gateway::Reading* Find(const std::vector<gateway::Reading>& rs, const std:
 }  // namespace
 
 TEST_CASE("ocpp frames: CALL, CALLRESULT and CALLERROR parse; broken frames get their CALLERROR", "[ocpp]") {
-  auto call = std::get<Frame>(ParseFrame(R"([2,"19223201","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}])"));
+  auto call = std::get<Frame>(
+      ParseFrame(R"([2,"19223201","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}])"));
   CHECK(call.type == MessageType::kCall);
   CHECK(call.id == "19223201");
   CHECK(call.action == "BootNotification");
@@ -77,7 +77,8 @@ TEST_CASE("ocpp validators: each kind of schema violation has its OCPP-J 1.6 cod
   CHECK(code("BootNotification", R"({"chargePointVendor":"123456789012345678901","chargePointModel":"M"})") ==
         "PropertyConstraintViolation");
   // maxLength counts characters, not bytes: 20 Chinese characters are fine.
-  CHECK(code("BootNotification", R"({"chargePointVendor":"充电充电充电充电充电充电充电充电充电充电","chargePointModel":"M"})") == "ok");
+  CHECK(code("BootNotification",
+             R"({"chargePointVendor":"充电充电充电充电充电充电充电充电充电充电","chargePointModel":"M"})") == "ok");
   CHECK(code("BootNotification", R"({"chargePointVendor":1,"chargePointModel":"M"})") == "TypeConstraintViolation");
   CHECK(code("BootNotification", R"({"chargePointVendor":"V","chargePointModel":"M","x":1})") == "FormationViolation");
   CHECK(code("StatusNotification", R"({"connectorId":1,"errorCode":"NoError","status":"Charging"})") == "ok");
@@ -86,13 +87,24 @@ TEST_CASE("ocpp validators: each kind of schema violation has its OCPP-J 1.6 cod
         "TypeConstraintViolation");
   CHECK(code("StatusNotification", R"({"connectorId":1,"errorCode":"Oops","status":"Charging"})") ==
         "PropertyConstraintViolation");
-  CHECK(code("StartTransaction", R"({"connectorId":1,"idTag":"T","meterStart":0,"timestamp":"2024-02-30T00:00:00Z"})") ==
-        "PropertyConstraintViolation");
-  CHECK(code("StartTransaction", R"({"connectorId":1,"idTag":"T","meterStart":0,"timestamp":"2024-02-29T23:59:59.5+08:00"})") == "ok");
-  CHECK(code("MeterValues", R"({"connectorId":1,"meterValue":[{"timestamp":"2024-01-01T00:00:00Z","sampledValue":[{"value":"1","measurand":"Voltage"}]}]})") == "ok");
-  CHECK(code("MeterValues", R"({"connectorId":1,"meterValue":[{"timestamp":"2024-01-01T00:00:00Z","sampledValue":[{"value":"1","measurand":"Volts"}]}]})") ==
-        "PropertyConstraintViolation");
-  CHECK(code("StopTransaction", R"({"transactionId":1,"meterStop":5,"timestamp":"2024-01-01T00:00:00Z","reason":"DeAuthorized"})") == "ok");
+  CHECK(
+      code("StartTransaction", R"({"connectorId":1,"idTag":"T","meterStart":0,"timestamp":"2024-02-30T00:00:00Z"})") ==
+      "PropertyConstraintViolation");
+  CHECK(code("StartTransaction",
+             R"({"connectorId":1,"idTag":"T","meterStart":0,"timestamp":"2024-02-29T23:59:59.5+08:00"})") == "ok");
+  CHECK(
+      code(
+          "MeterValues",
+          R"({"connectorId":1,"meterValue":[{"timestamp":"2024-01-01T00:00:00Z","sampledValue":[{"value":"1","measurand":"Voltage"}]}]})") ==
+      "ok");
+  CHECK(
+      code(
+          "MeterValues",
+          R"({"connectorId":1,"meterValue":[{"timestamp":"2024-01-01T00:00:00Z","sampledValue":[{"value":"1","measurand":"Volts"}]}]})") ==
+      "PropertyConstraintViolation");
+  CHECK(code("StopTransaction",
+             R"({"transactionId":1,"meterStop":5,"timestamp":"2024-01-01T00:00:00Z","reason":"DeAuthorized"})") ==
+        "ok");
   CHECK(code("DataTransfer", R"({"vendorId":"v","data":"anything"})") == "ok");
   CHECK(code("Heartbeat", R"({})") == "ok");
   CHECK(code("Heartbeat", R"({"a":null})") == "FormationViolation");
@@ -125,14 +137,17 @@ TEST_CASE("ocpp idTag hash: 32 hex chars, stable per salt, salt kept 0600 in the
   REQUIRE(again.ok());
   CHECK(first->Hash("X") == again->Hash("X"));
   auto perms = std::filesystem::status(dir / "ocpp-id-tag-salt").permissions();
-  CHECK((perms & std::filesystem::perms::all) == (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
-  CHECK(IdTagHasher::Load("configured-salt-123", dir.string())->Hash("X") == IdTagHasher("configured-salt-123").Hash("X"));
+  CHECK((perms & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  CHECK(IdTagHasher::Load("configured-salt-123", dir.string())->Hash("X") ==
+        IdTagHasher("configured-salt-123").Hash("X"));
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("ocpp session: status, meter values, a transaction and its row", "[ocpp]") {
   const int64_t now = 1709539200000;
-  ChargePointModel m("CP-1", "charging-1", "CP-1", 2, [](const std::string& t) { return "hash-of-" + std::string(t.size(), '*'); });
+  ChargePointModel m("CP-1", "charging-1", "CP-1", 2,
+                     [](const std::string& t) { return "hash-of-" + std::string(t.size(), '*'); });
   TransactionBook book(100);
   auto e = m.OnCall("StatusNotification", json{{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Charging"}},
                     json::object(), now, book);
@@ -142,18 +157,22 @@ TEST_CASE("ocpp session: status, meter values, a transaction and its row", "[ocp
   CHECK(e.readings[0].sensor_id == "CP-1");
   // Connector 0: Faulted applies to every connector, Available to none.
   CHECK(m.OnCall("StatusNotification", json{{"connectorId", 0}, {"errorCode", "NoError"}, {"status", "Faulted"}},
-                 json::object(), now, book).readings.size() == 2);
+                 json::object(), now, book)
+            .readings.size() == 2);
   CHECK(m.OnCall("StatusNotification", json{{"connectorId", 0}, {"errorCode", "NoError"}, {"status", "Available"}},
-                 json::object(), now, book).readings.empty());
+                 json::object(), now, book)
+            .readings.empty());
   CHECK(m.OnCall("StatusNotification", json{{"connectorId", 3}, {"errorCode", "NoError"}, {"status", "Available"}},
-                 json::object(), now, book).readings.empty());
+                 json::object(), now, book)
+            .readings.empty());
 
   const int32_t tx = book.Allocate();
   CHECK(tx == 100);
   CHECK(book.Allocate() == 101);
-  e = m.OnCall("StartTransaction", json{{"connectorId", 2}, {"idTag", "SECRET"}, {"meterStart", 1500},
-                                       {"timestamp", "2024-03-04T07:59:00Z"}},
-               json{{"transactionId", tx}}, now, book);
+  e = m.OnCall(
+      "StartTransaction",
+      json{{"connectorId", 2}, {"idTag", "SECRET"}, {"meterStart", 1500}, {"timestamp", "2024-03-04T07:59:00Z"}},
+      json{{"transactionId", tx}}, now, book);
   CHECK(e.book_changed);
   CHECK(std::get<int32_t>(Find(e.readings, "connector/2/transaction_id")->value) == tx);
   CHECK(std::get<double>(Find(e.readings, "connector/2/energy_kwh")->value) == 1.5);
@@ -161,19 +180,24 @@ TEST_CASE("ocpp session: status, meter values, a transaction and its row", "[ocp
   CHECK(book.Find(tx) != nullptr);
   CHECK(m.transaction_on(2) == tx);
 
-  json mv = {{"connectorId", 2}, {"transactionId", tx}, {"meterValue", json::array({json{
-      {"timestamp", "2024-03-04T08:00:00Z"},
-      {"sampledValue", json::array({json{{"value", "2300"}, {"measurand", "Power.Active.Import"}, {"phase", "L1"}},
-                                    json{{"value", "2200"}, {"measurand", "Power.Active.Import"}, {"phase", "L2"}},
-                                    json{{"value", "2.75"}, {"unit", "kWh"}},
-                                    json{{"value", "230"}, {"measurand", "Voltage"}}})}}})}};
+  json mv = {
+      {"connectorId", 2},
+      {"transactionId", tx},
+      {"meterValue",
+       json::array({json{
+           {"timestamp", "2024-03-04T08:00:00Z"},
+           {"sampledValue", json::array({json{{"value", "2300"}, {"measurand", "Power.Active.Import"}, {"phase", "L1"}},
+                                         json{{"value", "2200"}, {"measurand", "Power.Active.Import"}, {"phase", "L2"}},
+                                         json{{"value", "2.75"}, {"unit", "kWh"}},
+                                         json{{"value", "230"}, {"measurand", "Voltage"}}})}}})}};
   e = m.OnCall("MeterValues", mv, json::object(), now, book);
   REQUIRE(e.readings.size() == 2);
   CHECK(std::get<float>(Find(e.readings, "connector/2/power_kw")->value) == Approx(4.5));
   CHECK(std::get<double>(Find(e.readings, "connector/2/energy_kwh")->value) == 2.75);
 
-  e = m.OnCall("StopTransaction", json{{"transactionId", tx}, {"meterStop", 9500}, {"timestamp", "2024-03-04T08:00:00Z"}},
-               json::object(), now, book);
+  e = m.OnCall("StopTransaction",
+               json{{"transactionId", tx}, {"meterStop", 9500}, {"timestamp", "2024-03-04T08:00:00Z"}}, json::object(),
+               now, book);
   CHECK(e.book_changed);
   CHECK(book.Find(tx) == nullptr);
   const auto* row = Find(e.readings, "connector/2/transaction");
@@ -195,8 +219,9 @@ TEST_CASE("ocpp session: status, meter values, a transaction and its row", "[ocp
   CHECK(std::get<int32_t>(Find(e.readings, "connector/2/transaction_id")->value) == 0);
   CHECK(m.transaction_on(2) == 0);
   // A second stop of the same transaction gives no second row.
-  e = m.OnCall("StopTransaction", json{{"transactionId", tx}, {"meterStop", 9500}, {"timestamp", "2024-03-04T08:00:00Z"}},
-               json::object(), now, book);
+  e = m.OnCall("StopTransaction",
+               json{{"transactionId", tx}, {"meterStop", 9500}, {"timestamp", "2024-03-04T08:00:00Z"}}, json::object(),
+               now, book);
   CHECK(Find(e.readings, "connector/2/transaction") == nullptr);
   // Implausible charge point clocks give way to the arrival time.
   CHECK(PlausibleTime(json("1999-01-01T00:00:00Z"), now) == now);
