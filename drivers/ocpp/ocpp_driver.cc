@@ -159,7 +159,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   std::shared_ptr<Upstream> upstream_owner;
   enum class Up { kNone, kConnecting, kUp, kDown } up = Up::kNone;
   std::deque<std::string> up_queue;            // frames waiting for the upstream connection
-  std::map<std::string, Frame> relayed_calls;  // CP CALLs sent upstream, by message id
+  std::map<std::string, std::pair<uint64_t, Frame>> relayed_calls;  // CP CALLs sent upstream: id -> (order, CALL)
+  uint64_t relay_seq = 0;
   int backoff_s = 1;
   std::unique_ptr<asio::steady_timer> retry_timer;
 };
@@ -500,7 +501,7 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
       if (!ValidateCall(f.id, f.action, f.payload)) {
         if (f.action != "StartTransaction") Observe(*c, f.action, f.payload, json::object(), {});
         if (c->relayed_calls.size() >= 16) c->relayed_calls.erase(c->relayed_calls.begin());
-        c->relayed_calls[f.id] = f;
+        c->relayed_calls[f.id] = {c->relay_seq++, f};
       }
       RelayUp(*c, std::move(text));
       return;
@@ -624,7 +625,7 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
       if (f->type != MessageType::kCall) {
         auto it = c->relayed_calls.find(f->id);
         if (it != c->relayed_calls.end()) {
-          Frame req = std::move(it->second);
+          Frame req = std::move(it->second.second);
           c->relayed_calls.erase(it);
           if (f->type == MessageType::kCallResult && req.action == "StartTransaction") {
             Observe(*c, req.action, req.payload, f->payload, {});
@@ -659,22 +660,30 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
          "); answering locally, retry in " + std::to_string(c->backoff_s) + " s");
     std::deque<std::string> waiting = std::move(c->up_queue);
     c->up_queue.clear();
-    std::map<std::string, Frame> pending = std::move(c->relayed_calls);
+    // Valid CALLs relayed (or waiting to be) and never answered: answered now, in the
+    // order they came, as the local central system (their readings were taken as they
+    // passed, except StartTransaction's, which needed the answer).
+    std::vector<std::pair<uint64_t, Frame>> pending;
+    std::set<std::string> answered;
+    for (auto& [id, entry] : c->relayed_calls) pending.push_back(std::move(entry));
     c->relayed_calls.clear();
-    for (auto& [id, f] : pending) {
-      if (SupportOf(f.action) == ActionSupport::kNotSupported || SupportOf(f.action) == ActionSupport::kUnknown) {
-        continue;
-      }
-      // Calls relayed and never answered: answer now, as the local central system.
+    std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [seq, f] : pending) {
       ++stats.answered_locally;
+      answered.insert(f.id);
       if (f.action == "StartTransaction") {
         ServeLocally(c, std::move(f));
       } else {
-        c->Send(SerializeCallResult(id, Answer(*c, f.action, f.payload)));
+        c->Send(SerializeCallResult(f.id, Answer(*c, f.action, f.payload)));
       }
     }
+    // The rest of what waited for the connection: malformed or invalid frames get their
+    // CALLERROR now; the pile's answers to operator calls have nobody to go to.
     for (auto& text : waiting) {
-      ++stats.answered_locally;
+      auto parsed = ParseFrame(text);
+      if (auto* f = std::get_if<Frame>(&parsed)) {
+        if (f->type != MessageType::kCall || answered.count(f->id)) continue;
+      }
       OnText(c, std::move(text));
     }
     if (!c->retry_timer) c->retry_timer = std::make_unique<asio::steady_timer>(io);

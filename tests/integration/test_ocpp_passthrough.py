@@ -146,6 +146,32 @@ def test_pass_through_tls_both_sides(tmp_path, broker, make_subscriber, make_gat
         csms.stop()
 
 
+def test_operator_unreachable_from_the_start(tmp_path, broker, make_subscriber, make_gateway):
+    """Nobody listens at the upstream address: the pile is still booted, served and read."""
+    port, up_port = free_port(), free_port()
+    facilities = [{"id": FAC, "type": "charging_station", "name": "Operator piles",
+                   "sensors": [{"id": "OP-1", "kind": "charge_point", "driver": "ocpp", "connectors": 1}]}]
+    cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
+    cfg["simulator"] = {"enabled": False}
+    cfg["drivers"] = {"ocpp": {"enabled": True, "port": port, "upstream": "ws://127.0.0.1:%d/csms" % up_port}}
+    sub = make_subscriber(broker)
+    gw = make_gateway(cfg, [broker.uri])
+    gw.wait_log(r"ocpp: OCPP 1\.6J at ws://", 15)
+    cp = ChargePoint("ws://127.0.0.1:%d/ocpp" % port, "OP-1")
+    try:
+        assert cp.connect()["ok"]
+        assert cp.ok("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "DC60"})["interval"] == 300
+        start = cp.ok("StartTransaction", {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": now_iso()})
+        cp.ok("StatusNotification", status("Charging"))
+        r = cp.call("Reset", {"type": "Hard"})  # not a call a pile makes: refused locally
+        assert not r["ok"] and r["code"] == "NotSupported", r
+        sub.wait_for(value_is(FAC, "sensors/OP-1/connector/1/transaction_id", start["transactionId"]), 15, "local tx")
+        sub.wait_for(value_is(FAC, "sessions/active", 1), 10, "one active session")
+        gw.wait_log(r"OP-1: operator's central system unreachable", 5)
+    finally:
+        cp.stop()
+
+
 def eval_line(line):
     import json
     return json.loads(line)
