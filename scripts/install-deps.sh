@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libpaho-mqttpp-dev libpaho-mqtt-dev         # MQTT client (uplink)
   libboost-dev                                # Asio event loop
+  libssl-dev                                  # OCPP driver: wss:// (Beast over OpenSSL), idTag HMAC
   libsqlite3-dev                              # durable buffer
   libprotobuf-dev protobuf-compiler           # Sparkplug B payloads
   libyaml-cpp-dev                             # config files
@@ -27,9 +28,11 @@ packages=(
   chromium fonts-wqy-microhei fonts-wqy-zenhei  # status page and report tests (system Chromium, CJK fonts)
   poppler-utils                               # report test: pdftotext on the printed PDF
   python3-prometheus-client                   # /metrics parsed by the reference parser
+  python3-jsonschema python3-websocket        # OCPP tests: schema oracle, raw WebSocket frames
   dpkg-dev fakeroot lintian file              # the .deb (CPack) and its checks
 )
-# The browser test's driver (playwright-core) comes from npm, pinned by its lock file.
+# The browser test's driver (playwright-core) and the OCPP peers (ocpp-rpc) come from npm,
+# pinned by their lock files.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()

@@ -24,6 +24,7 @@ sanitize="${SANITIZE:-address,undefined}"
 [ "$sanitize" = none ] && sanitize=""
 BUILD_DIR="$build" SANITIZE="$sanitize" "$root/scripts/build.sh"
 "$root/tests/browser/setup.sh"
+"$root/tests/ocpp/setup.sh"
 (cd "$build" && ctest --output-on-failure -j"$jobs" "$@")
 
 if [ "${SKIP_TSAN:-0}" != 1 ]; then

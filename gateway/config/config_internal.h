@@ -32,6 +32,7 @@ struct ParseInfo {
   std::string mqtt_password_file;
   std::string http_token_file;
   std::string web_password_file;
+  std::string ocpp_salt_file;  // drivers.ocpp.id_tag_salt_file
 
   bool Has(const std::string& path) const { return lines.count(path) != 0; }
 };

@@ -635,6 +635,7 @@ class Parser {
         {"modbus", [&](const YAML::Node& v, const std::string& p) { Modbus(v, p); }},
         {"mqtt", [&](const YAML::Node& v, const std::string& p) { MqttSub(v, p); }},
         {"http", [&](const YAML::Node& v, const std::string& p) { HttpIngest(v, p); }},
+        {"ocpp", [&](const YAML::Node& v, const std::string& p) { Ocpp(v, p); }},
     });
   }
 
@@ -834,6 +835,69 @@ class Parser {
         {"max_readings", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_readings); }},
         {"max_connections", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.max_connections); }},
         {"request_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.request_timeout_s); }},
+    });
+  }
+
+  // drivers.ocpp (drivers/ocpp). authorize is the word "any" or a list of idTags.
+  void Ocpp(const YAML::Node& node, const std::string& path) {
+    OcppConfig& o = config_->drivers.ocpp;
+    auto strings = [&](const YAML::Node& v, const std::string& p, std::vector<std::string>* out) {
+      Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int) {
+        std::string s;
+        if (String(item, ip, &s)) out->push_back(s);
+      });
+    };
+    Map(node, path, {
+        {"enabled", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &o.enabled); }},
+        {"listen", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.listen); }},
+        {"port", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.port); }},
+        {"cert_file", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.cert_file); }},
+        {"key_file", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.key_file); }},
+        {"heartbeat_interval_s",
+         [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.heartbeat_interval_s); }},
+        {"allow_unknown", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &o.allow_unknown); }},
+        {"authorize",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (v.IsSequence()) {
+             o.authorize_any = false;
+             strings(v, p, &o.id_tags);
+             return;
+           }
+           std::string w;
+           if (!String(v, p, &w)) return;
+           if (Lower(w) != "any") Error(p, "expected 'any' or a list of idTags, got " + Quoted(w));
+         }},
+        {"id_tag_salt", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.id_tag_salt); }},
+        {"id_tag_salt_file",
+         [&](const YAML::Node& v, const std::string& p) { String(v, p, &info_->ocpp_salt_file); }},
+        {"upstream", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.upstream); }},
+        {"upstream_password",
+         [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.upstream_password); }},
+        {"upstream_ca_file", [&](const YAML::Node& v, const std::string& p) { String(v, p, &o.upstream_ca_file); }},
+        {"data_transfer_vendors",
+         [&](const YAML::Node& v, const std::string& p) { strings(v, p, &o.data_transfer_vendors); }},
+        {"max_frame_bytes", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.max_frame_bytes); }},
+        {"max_calls_per_minute",
+         [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.max_calls_per_minute); }},
+        {"idle_timeout_s", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.idle_timeout_s); }},
+        {"max_connections", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &o.max_connections); }},
+        {"charge_points",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             OcppChargePointConfig cp;
+             cp.line = line;
+             Map(item, ip, {
+                 {"id", [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.id); }},
+                 {"facility", [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.facility); }},
+                 {"sensor", [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.sensor); }},
+                 {"password", [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.password); }},
+                 {"upstream", [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.upstream); }},
+                 {"upstream_password",
+                  [&](const YAML::Node& w, const std::string& q) { String(w, q, &cp.upstream_password); }},
+             });
+             o.charge_points.push_back(std::move(cp));
+           });
+         }},
     });
   }
 

@@ -27,7 +27,7 @@ namespace gateway::config_detail {
 namespace {
 
 constexpr size_t kMaxPasswordFileBytes = 64 * 1024;
-constexpr const char* kKnownDrivers[] = {"simulator", "modbus", "mqtt", "http"};
+constexpr const char* kKnownDrivers[] = {"simulator", "modbus", "mqtt", "http", "ocpp"};
 
 // Why a Sparkplug id (group, edge node, device, metric path element) is unusable, or
 // empty when it is fine. '/' separates topic levels (and metric path elements), '+' and
@@ -598,6 +598,7 @@ class Checker {
     Modbus();
     Mqtt();
     Http();
+    Ocpp();
     // Sensors whose driver has nothing configured would stay silent forever.
     for (size_t i = 0; i < c_.facilities.size(); ++i) {
       const auto& f = c_.facilities[i];
@@ -618,6 +619,8 @@ class Checker {
           }
         } else if (s.driver == "http") {
           fed = c_.drivers.http.enabled;
+        } else if (s.driver == "ocpp") {
+          fed = c_.drivers.ocpp.enabled;
         }
         if (!fed) {
           Warn(sp, "sensor '" + s.id + "' uses driver '" + s.driver + "' but no drivers." + s.driver +
@@ -798,6 +801,134 @@ class Checker {
         }
         if (!std::isfinite(jp.scale) || jp.scale == 0) Error(pp + ".scale", "must be a non-zero number");
       }
+    }
+  }
+
+  // drivers.ocpp. Every charge_point sensor with driver ocpp is a known charge point:
+  // those not listed under charge_points are added here with id = sensor id.
+  void Ocpp() {
+    OcppConfig& o = c_.drivers.ocpp;
+    const std::string p = "drivers.ocpp";
+    if (!info_.ocpp_salt_file.empty()) {
+      if (!o.id_tag_salt.empty()) {
+        Error(p + ".id_tag_salt_file", "give either id_tag_salt or id_tag_salt_file, not both");
+      } else {
+        auto text = ReadSmallFile(info_.ocpp_salt_file, kMaxPasswordFileBytes);
+        if (!text.ok()) {
+          Error(p + ".id_tag_salt_file", text.status().message());
+        } else {
+          std::string t = std::move(text.value());
+          while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+          o.id_tag_salt = std::move(t);
+        }
+      }
+    }
+    if (!o.id_tag_salt.empty() && o.id_tag_salt.size() < 16) {
+      Error(info_.ocpp_salt_file.empty() ? p + ".id_tag_salt" : p + ".id_tag_salt_file",
+            "too short: at least 16 characters (or leave it out to have one generated in gateway.data_dir)");
+    }
+    if (!o.enabled) return;
+    if (o.listen.empty()) Error(p + ".listen", "must not be empty (127.0.0.1 for this board only)");
+    Range(p + ".port", o.port, 0, 65535);
+    Range(p + ".heartbeat_interval_s", o.heartbeat_interval_s, 1, 86400);
+    Range(p + ".max_frame_bytes", o.max_frame_bytes, 1024, 16u << 20);
+    Range(p + ".max_calls_per_minute", o.max_calls_per_minute, 1, 1000000);
+    Range(p + ".idle_timeout_s", o.idle_timeout_s, 5, 86400);
+    Range(p + ".max_connections", o.max_connections, 1, 100000);
+    if (o.cert_file.empty() != o.key_file.empty()) {
+      Error(o.cert_file.empty() ? p + ".key_file" : p + ".cert_file",  // the one that is written
+            "TLS (security profile 2) needs both cert_file and key_file");
+    }
+    for (const char* k : {"cert_file", "key_file", "upstream_ca_file"}) {
+      const std::string& f = k[0] == 'c' ? o.cert_file : k[0] == 'k' ? o.key_file : o.upstream_ca_file;
+      if (!f.empty()) {
+        auto r = ReadSmallFile(f, 1 << 20);
+        if (!r.ok()) Error(p + "." + k, r.status().message());
+      }
+    }
+    if (!o.authorize_any && o.id_tags.empty()) Error(p + ".authorize", "an empty list accepts no card; use 'any'");
+    for (size_t i = 0; i < o.id_tags.size(); ++i) {
+      if (o.id_tags[i].empty() || o.id_tags[i].size() > 20) {
+        Error(p + ".authorize[" + std::to_string(i) + "]", "an idTag has 1 to 20 characters (CiString20)");
+      }
+    }
+    auto upstream_ok = [&](const std::string& path, const std::string& url) {
+      if (url.empty()) return;
+      if (url.rfind("ws://", 0) != 0 && url.rfind("wss://", 0) != 0) {
+        Error(path, "must start with ws:// or wss:// (the charge point id is appended)");
+      }
+    };
+    upstream_ok(p + ".upstream", o.upstream);
+    const bool loopback = o.listen == "127.0.0.1" || o.listen == "::1" || o.listen == "localhost";
+    std::map<std::string, size_t> ids;
+    for (size_t i = 0; i < o.charge_points.size(); ++i) {
+      OcppChargePointConfig& cp = o.charge_points[i];
+      const std::string cpp = p + ".charge_points[" + std::to_string(i) + "]";
+      if (cp.id.empty() || cp.id.size() > 48) {
+        Error(cpp + ".id", "required, 1 to 48 characters (OCPP chargeBoxIdentity)");
+      } else {
+        for (unsigned char ch : cp.id) {
+          if (ch < 0x21 || ch > 0x7e || ch == '/' || ch == ':' || ch == '%') {
+            Error(cpp + ".id", "'" + cp.id + "': printable ASCII without '/', ':', '%' or spaces");
+            break;
+          }
+        }
+      }
+      if (!ids.emplace(cp.id, i).second) Error(cpp + ".id", "charge point '" + cp.id + "' given twice");
+      if (cp.sensor.empty()) cp.sensor = cp.id;
+      if (cp.facility.empty()) {
+        for (const auto& f : c_.facilities) {
+          for (const auto& s : f.sensors) {
+            if (s.id == cp.sensor && s.driver == "ocpp") {
+              if (!cp.facility.empty()) Error(cpp + ".facility", "sensor '" + cp.sensor + "' is in several facilities; name one");
+              cp.facility = f.id;
+            }
+          }
+        }
+        if (cp.facility.empty()) {
+          Error(cpp + ".sensor", "no charge_point sensor '" + cp.sensor + "' with driver: ocpp in any facility");
+          continue;
+        }
+      }
+      const FacilityConfig* f = FacilityRef(cpp + ".facility", cp.facility);
+      SensorRef(cpp + ".sensor", f, cp.sensor, "ocpp");
+      upstream_ok(cpp + ".upstream", cp.upstream);
+      if (!loopback && cp.password.empty()) {
+        Error(cpp + ".password", "required when listening on " + o.listen + " (security profile 1 or 2)");
+      }
+    }
+    // Sensors with driver ocpp and no entry: a charge point whose id is the sensor id.
+    for (const auto& f : c_.facilities) {
+      for (const auto& s : f.sensors) {
+        if (s.driver != "ocpp") continue;
+        if (s.kind != SensorKind::kChargePoint) {
+          Warn(p, "sensor '" + s.id + "' of facility '" + f.id + "' has driver ocpp but is not a charge_point");
+          continue;
+        }
+        bool listed = false;
+        for (const auto& cp : o.charge_points) listed = listed || (cp.facility == f.id && cp.sensor == s.id);
+        if (listed) continue;
+        if (ids.count(s.id)) {
+          Error(p + ".charge_points", "charge point id '" + s.id + "' is taken; list sensor '" + s.id +
+                                          "' of facility '" + f.id + "' under another id");
+          continue;
+        }
+        if (!loopback) {
+          Error(p + ".charge_points", "sensor '" + s.id + "' needs an entry with a password when listening on " +
+                                          o.listen);
+        }
+        OcppChargePointConfig cp;
+        cp.id = cp.sensor = s.id;
+        cp.facility = f.id;
+        ids.emplace(s.id, o.charge_points.size());
+        o.charge_points.push_back(cp);
+      }
+    }
+    if (!loopback && o.allow_unknown) {
+      Warn(p + ".allow_unknown", "any charge point on the network may connect (no password)");
+    }
+    if (!loopback && o.cert_file.empty()) {
+      Warn(p + ".listen", "Basic auth passwords cross the network in clear without cert_file/key_file (profile 2)");
     }
   }
 

@@ -15,6 +15,7 @@
 #include "core/systemd_notify.h"
 #include "http_ingest/http_ingest.h"
 #include "modbus/modbus_driver.h"
+#include "ocpp/ocpp_driver.h"
 #include "mqtt_subscriber/mqtt_subscriber.h"
 #include "report/figures.h"
 #include "simulator/simulator_driver.h"
@@ -97,6 +98,9 @@ int App::Run() {
   }
   if (config_.drivers.http.enabled) {
     drivers.push_back(std::make_unique<http_ingest::HttpIngestDriver>(io, config_, *clock));
+  }
+  if (config_.drivers.ocpp.enabled) {
+    drivers.push_back(std::make_unique<ocpp::OcppDriver>(io, config_, *clock));
   }
 
   std::unique_ptr<ConsoleView> view;

@@ -202,10 +202,46 @@ struct HttpIngestConfig {
   int request_timeout_s = 10;  // an idle or partial request is cut off after this (slow clients)
 };
 
+// drivers/ocpp: charge points speaking OCPP 1.6J connect here over WebSocket
+// (ws[s]://listen:port/ocpp/{chargePointId}, subprotocol ocpp1.6). Either the gateway
+// answers them itself (local central system) or it relays every frame to the
+// operator's central system (upstream) and reads what passes.
+struct OcppChargePointConfig {
+  std::string id;                 // chargePointId in the URL (and the Basic auth user name)
+  std::string facility;           // default: the facility with a charge_point sensor of this id
+  std::string sensor;             // default: id
+  std::string password;           // secret: security profile 1/2 Basic auth; empty = none (loopback only)
+  std::string upstream;           // ws:// or wss:// of the operator's central system; overrides the driver's
+  std::string upstream_password;  // secret: Basic auth towards upstream (user = id)
+  int line = 0;
+};
+
+struct OcppConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1";
+  uint32_t port = 8887;             // 0: an ephemeral port, logged at start
+  std::string cert_file, key_file;  // both given: TLS (security profile 2)
+  int heartbeat_interval_s = 300;   // BootNotification.conf interval
+  bool allow_unknown = false;       // serve charge point ids not in the config (no readings)
+  bool authorize_any = true;        // authorize: any | list
+  std::vector<std::string> id_tags;  // secrets: the idTags accepted when authorize: list
+  std::string id_tag_salt;          // secret; or id_tag_salt_file; empty: generated in data_dir
+  std::string upstream;             // default upstream of every charge point: pass-through mode
+  std::string upstream_password;    // secret
+  std::string upstream_ca_file;     // wss: CA to verify upstream with; empty = system store
+  std::vector<std::string> data_transfer_vendors;  // DataTransfer vendorIds answered Accepted
+  uint32_t max_frame_bytes = 65536;
+  uint32_t max_calls_per_minute = 600;  // per connection; beyond: CALLERROR, then close
+  int idle_timeout_s = 300;             // silent this long: close (a WebSocket ping goes out at half of it)
+  uint32_t max_connections = 1000;
+  std::vector<OcppChargePointConfig> charge_points;  // filled by validation from ocpp sensors too
+};
+
 struct DriversConfig {
   ModbusConfig modbus;
   MqttSubscriberConfig mqtt;
   HttpIngestConfig http;
+  OcppConfig ocpp;  // drivers/ocpp
 };
 
 // Utilisation history (store/history.h) and the daily report on the wire.
