@@ -7,6 +7,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "gateway/local_time.h"
+
 namespace ocpp {
 
 using nlohmann::json;
@@ -342,26 +344,14 @@ std::optional<RpcError> ValidateCall(const std::string& id, std::string_view act
 
 std::optional<int64_t> ParseDateTime(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 't' and 'z' accepted as RFC 3339 allows.
-  auto digits = [&](size_t pos, size_t n, int* out) {
-    if (pos + n > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
+  auto digits = [&](size_t pos, size_t n, int* out) { return gateway::ParseFixedDigits(s, pos, n, out); };
   int y, mo, d, h, mi, sec;
   if (!digits(0, 4, &y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
       (s[10] != 'T' && s[10] != 't') || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
       !digits(17, 2, &sec)) {
     return std::nullopt;
   }
-  static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo == 2 && d == 29 && !leap) return std::nullopt;
+  if (!gateway::ValidCalendarDate(y, mo, d) || h > 23 || mi > 59 || sec > 60) return std::nullopt;
   size_t pos = 19;
   int64_t ms = 0;
   if (pos < s.size() && s[pos] == '.') {

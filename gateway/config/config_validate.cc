@@ -89,16 +89,7 @@ std::string Minutes(int m) {
 
 // "YYYY-MM-DDTHH:MM", also with a space for the T and with ":SS", as the simulator reads it.
 bool ValidLocalDateTime(const std::string& s) {
-  auto digits = [&](size_t pos, size_t n, int* out) {
-    if (pos + n > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
+  auto digits = [&](size_t pos, size_t n, int* out) { return ParseFixedDigits(s, pos, n, out); };
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (s.size() != 16 && s.size() != 19) return false;
   if (!digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
@@ -106,10 +97,7 @@ bool ValidLocalDateTime(const std::string& s) {
     return false;
   }
   if (s.size() == 19 && (s[16] != ':' || !digits(17, 2, &sec))) return false;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= kDays[mo - 1] && !(mo == 2 && d == 29 && !leap) && h <= 23 &&
-         mi <= 59 && sec <= 59;
+  return ValidCalendarDate(y, mo, d) && h <= 23 && mi <= 59 && sec <= 59;
 }
 
 class Checker {

@@ -6,8 +6,10 @@
 // immutable handle; any thread may use it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "gateway/status.h"
 
@@ -16,6 +18,28 @@ class time_zone;
 }
 
 namespace gateway {
+
+// Pieces of the fixed-width date-time texts in configs and protocols (the config's
+// "YYYY-MM-DDTHH:MM", OCPP's RFC 3339): inline, as the fuzz targets compile the parsers
+// without the rest of this component.
+// n digits at s[pos..pos+n) into *out; false if short or not all digits.
+inline bool ParseFixedDigits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// A day that exists in the proleptic Gregorian calendar.
+inline bool ValidCalendarDate(int year, int month, int day) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month >= 1 && month <= 12 && day >= 1 && day <= kDays[month - 1] && !(month == 2 && day == 29 && !leap);
+}
 
 struct LocalDateTime {
   int year = 1970;
