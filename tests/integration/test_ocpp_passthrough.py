@@ -38,12 +38,18 @@ def status(st):
     return {"connectorId": 1, "errorCode": "NoError", "status": st}
 
 
-def test_pass_through(tmp_path, broker, make_subscriber, make_gateway):
-    port, up_port = free_port(), free_port()
+def config(tmp_path):
+    """One operator-owned pile (OP-1, one connector), no simulator; drivers.ocpp to add."""
     facilities = [{"id": FAC, "type": "charging_station", "name": "Operator piles",
                    "sensors": [{"id": "OP-1", "kind": "charge_point", "driver": "ocpp", "connectors": 1}]}]
     cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
     cfg["simulator"] = {"enabled": False}
+    return cfg
+
+
+def test_pass_through(tmp_path, broker, make_subscriber, make_gateway):
+    port, up_port = free_port(), free_port()
+    cfg = config(tmp_path)
     cfg["drivers"] = {"ocpp": {"enabled": True, "port": port, "upstream": "ws://127.0.0.1:%d/csms/" % up_port,
                                "upstream_password": UP_PW}}
     sub = make_subscriber(broker)
@@ -120,10 +126,7 @@ def test_pass_through_tls_both_sides(tmp_path, broker, make_subscriber, make_gat
     gw_cert, gw_key = ca.issue("gateway", server=True)
     up_cert, up_key = ca.issue("operator", server=True)
     port, up_port = free_port(), free_port()
-    facilities = [{"id": FAC, "type": "charging_station", "name": "Operator piles",
-                   "sensors": [{"id": "OP-1", "kind": "charge_point", "driver": "ocpp", "connectors": 1}]}]
-    cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
-    cfg["simulator"] = {"enabled": False}
+    cfg = config(tmp_path)
     cfg["drivers"] = {"ocpp": {"enabled": True, "port": port, "cert_file": gw_cert, "key_file": gw_key,
                                "upstream_ca_file": ca.cert_path,
                                "charge_points": [{"id": "OP-1", "password": "pile-pw",
@@ -149,10 +152,7 @@ def test_pass_through_tls_both_sides(tmp_path, broker, make_subscriber, make_gat
 def test_operator_unreachable_from_the_start(tmp_path, broker, make_subscriber, make_gateway):
     """Nobody listens at the upstream address: the pile is still booted, served and read."""
     port, up_port = free_port(), free_port()
-    facilities = [{"id": FAC, "type": "charging_station", "name": "Operator piles",
-                   "sensors": [{"id": "OP-1", "kind": "charge_point", "driver": "ocpp", "connectors": 1}]}]
-    cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
-    cfg["simulator"] = {"enabled": False}
+    cfg = config(tmp_path)
     cfg["drivers"] = {"ocpp": {"enabled": True, "port": port, "upstream": "ws://127.0.0.1:%d/csms" % up_port}}
     sub = make_subscriber(broker)
     gw = make_gateway(cfg, [broker.uri])
