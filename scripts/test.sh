@@ -29,7 +29,7 @@ BUILD_DIR="$build" SANITIZE="$sanitize" "$root/scripts/build.sh"
 
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
   tsan="${TSAN_BUILD_DIR:-$root/build-tsan}"
-  BUILD_DIR="$tsan" SANITIZE=thread "$root/scripts/build.sh" unit_tests community-gateway py_proto
+  BUILD_DIR="$tsan" SANITIZE=thread "$root/scripts/build.sh" unit_tests community-gateway http_test_server py_proto
   (cd "$tsan" && ctest --output-on-failure -j"$jobs" -L '^(unit|threads)$' "$@")
 fi
 
