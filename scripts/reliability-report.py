@@ -51,6 +51,8 @@ def main():
     env["GATEWAY_BIN"] = os.path.join(args.build, "gateway", "community-gateway")
     env["GATEWAY_PY_PROTO_DIR"] = os.path.join(args.build, "py")
     env["GATEWAY_SOURCE_DIR"] = ROOT
+    # The power-cut seam test_commit_kill.py preloads (tests/CMakeLists.txt builds it).
+    env["GATEWAY_FAULT_LIB"] = os.path.join(args.build, "tests", "libkill_at_fsync.so")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if not os.access(env["GATEWAY_BIN"], os.X_OK):
         sys.exit("no gateway binary in %s: run scripts/build.sh first" % args.build)
