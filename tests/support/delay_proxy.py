@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from fault_proxy import connect_upstream, listen_loopback
+from fault_proxy import accept_each, connect_upstream, listen_loopback
 
 
 class _Pipe:
@@ -67,33 +67,28 @@ class DelayProxy:
         self.connections = 0
         self._socks = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_each(self.sock, self._accept)
 
     @property
     def uri(self):
         return "tcp://127.0.0.1:%d" % self.port
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            upstream = connect_upstream(client, self.target)
-            if upstream is None:
-                continue
-            with self._lock:
-                self.connections += 1
-                self._socks += [client, upstream]
+    def _accept(self, client):
+        upstream = connect_upstream(client, self.target)
+        if upstream is None:
+            return
+        with self._lock:
+            self.connections += 1
+            self._socks += [client, upstream]
 
-            def close(a=client, b=upstream):
-                for s in (a, b):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-            _Pipe(client, upstream, self.delay_s, close)
-            _Pipe(upstream, client, self.delay_s, close)
+        def close(a=client, b=upstream):
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        _Pipe(client, upstream, self.delay_s, close)
+        _Pipe(upstream, client, self.delay_s, close)
 
     def stop(self):
         self.sock.close()

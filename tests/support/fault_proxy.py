@@ -27,6 +27,19 @@ def listen_loopback():
     return sock
 
 
+def accept_each(sock, on_client):
+    """Calls on_client(client socket) for every connection accepted on sock, on a
+    daemon thread, until sock is closed."""
+    def loop():
+        while True:
+            try:
+                client, _ = sock.accept()
+            except OSError:
+                return
+            on_client(client)
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def connect_upstream(client, target):
     """The proxy's connection to target for an accepted client, or None (client closed)."""
     try:
@@ -50,7 +63,7 @@ class FaultProxy:
         self._flowing = threading.Event()
         self._flowing.set()
         self._stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_each(self.sock, self._accept)
 
     @property
     def uri(self):
@@ -84,24 +97,19 @@ class FaultProxy:
         self.cut()
         self._flowing.set()
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            if self._state == "cut" or self._stopped:
-                close_all((client,))
-                continue
-            upstream = connect_upstream(client, self.target)
-            if upstream is None:
-                continue
-            pair = (client, upstream)
-            with self._lock:
-                self.connections += 1
-                self._pairs.append(pair)
-            threading.Thread(target=self._pump, args=(client, upstream, pair), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, pair), daemon=True).start()
+    def _accept(self, client):
+        if self._state == "cut" or self._stopped:
+            close_all((client,))
+            return
+        upstream = connect_upstream(client, self.target)
+        if upstream is None:
+            return
+        pair = (client, upstream)
+        with self._lock:
+            self.connections += 1
+            self._pairs.append(pair)
+        threading.Thread(target=self._pump, args=(client, upstream, pair), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client, pair), daemon=True).start()
 
     def _pump(self, src, dst, pair):
         try:
