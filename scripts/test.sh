@@ -34,8 +34,7 @@ if [ "${SKIP_TSAN:-0}" != 1 ]; then
 fi
 
 # The boards are ARM: the same sources cross-built for arm64, packaged, and their unit
-# tests run under qemu-user. Release: the same code as the shipped RelWithDebInfo
-# (-O2 either way), without the debug info that only slows this build down.
+# tests run under qemu-user, built as the package is (RelWithDebInfo).
 if [ "${SKIP_CROSS:-0}" != 1 ]; then
-  BUILD_DIR="" BUILD_TYPE="${CROSS_BUILD_TYPE:-Release}" "$root/scripts/cross-build.sh" arm64
+  BUILD_DIR="" "$root/scripts/cross-build.sh" arm64
 fi
