@@ -705,6 +705,29 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
+// --- outgoing frames, both sides -------------------------------------------------
+
+// Writes an owner's queued text frames one at a time, in order: Beast allows one
+// outstanding async_write per stream. The owner (WsConn, WsUpstream) has ws, out, open
+// and Fail(); *stopped says when no further write may start. Io thread only.
+template <class Owner>
+void WriteQueued(const std::shared_ptr<Owner>& self, bool Owner::*stopped) {
+  self->ws->text(true);
+  self->ws->async_write(asio::buffer(self->out.front()), [self, stopped](beast::error_code ec, size_t) {
+    if (ec) return self->Fail("write: " + ec.message());
+    self->out.pop_front();
+    if (!self->out.empty() && !((*self).*stopped)) WriteQueued(self, stopped);
+  });
+}
+
+// Queues text and starts writing when no write is under way.
+template <class Owner>
+void SendQueued(Owner& owner, bool Owner::*stopped, std::string text) {
+  if (!owner.open || owner.*stopped) return;
+  owner.out.push_back(std::move(text));
+  if (owner.out.size() == 1) WriteQueued(std::static_pointer_cast<Owner>(owner.shared_from_this()), stopped);
+}
+
 // --- the charge point side: Beast WebSocket server ---------------------------------
 
 template <class Ws>
@@ -716,21 +739,7 @@ struct WsConn final : Conn {
   std::deque<std::string> out;
   bool closing = false;
 
-  void Send(std::string text) override {
-    if (!open || closing) return;
-    out.push_back(std::move(text));
-    if (out.size() == 1) WriteNext();
-  }
-
-  void WriteNext() {
-    ws->text(true);
-    auto self = std::static_pointer_cast<WsConn>(shared_from_this());
-    ws->async_write(asio::buffer(out.front()), [self](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("write: " + ec.message());
-      self->out.pop_front();
-      if (!self->out.empty() && !self->closing) self->WriteNext();
-    });
-  }
+  void Send(std::string text) override { SendQueued(*this, &WsConn::closing, std::move(text)); }
 
   void Close(websocket::close_code code, const std::string& reason) override {
     if (!open || closing) return;
@@ -858,20 +867,7 @@ struct WsUpstream final : Upstream {
   std::deque<std::string> out;
   bool closed = false;
 
-  void Send(std::string text) override {
-    if (!open || closed) return;
-    out.push_back(std::move(text));
-    if (out.size() == 1) WriteNext();
-  }
-  void WriteNext() {
-    ws->text(true);
-    auto self = std::static_pointer_cast<WsUpstream>(shared_from_this());
-    ws->async_write(asio::buffer(out.front()), [self](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("write: " + ec.message());
-      self->out.pop_front();
-      if (!self->out.empty() && !self->closed) self->WriteNext();
-    });
-  }
+  void Send(std::string text) override { SendQueued(*this, &WsUpstream::closed, std::move(text)); }
   void Close() override {
     if (closed) return;
     closed = true;
