@@ -98,8 +98,18 @@ struct HttpIngestDriver::Impl : std::enable_shared_from_this<Impl> {
         respond(std::move(res));
         return;
       }
-      respond(http::MakeResponse(*head, http::HttpStatus::service_unavailable, JsonError(s.message()),
-                                 "application/json"));
+      // Disk full or a failing medium: nothing was stored, and the gateway recovers by
+      // itself (the drain frees space, the medium answers again), so the client is told
+      // when to send again rather than to give up.
+      ++stats.unavailable;
+      last_error = "503: " + s.message();
+      auto res = http::MakeResponse(*head, http::HttpStatus::service_unavailable,
+                                    JsonError("nothing was stored: " + s.message() + "; send again later"),
+                                    "application/json");
+      if (s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kIoError) {
+        res.set(boost::beast::http::field::retry_after, s.code() == Status::Code::kNoSpace ? "10" : "5");
+      }
+      respond(std::move(res));
     });
   }
 };
@@ -118,7 +128,7 @@ gateway::DriverStats HttpIngestDriver::Stats() const {
   const auto hs = impl_->server.stats();
   gateway::DriverStats out;
   out.readings = s.accepted_readings;
-  out.errors = s.bad_requests + s.busy + hs.too_large + hs.unauthorized + hs.timeouts;
+  out.errors = s.bad_requests + s.busy + s.unavailable + hs.too_large + hs.unauthorized + hs.timeouts;
   out.last_error = impl_->last_error;
   return out;
 }

@@ -5,7 +5,8 @@
 // 202 only once the batch is committed to the buffer; 400 naming the bad field; 401
 // without the configured bearer token (constant-time comparison in gw_http); 413 over
 // max_body_bytes; 429 with Retry-After when the core pushes back (kBusy: nothing was
-// stored, the client sends again); 503 while the gateway stops. It serves on the
+// stored, the client sends again); 503 while the gateway stops, and 503 with
+// Retry-After (10 s disk full, 5 s I/O error) when the buffer cannot take the batch. It serves on the
 // shared gw_http server (Beast), bound to 127.0.0.1 unless configured otherwise, with
 // keep-alive, a connection cap and a deadline against slow clients.
 //
@@ -29,6 +30,7 @@ struct HttpIngestStats {
   uint64_t accepted_readings = 0;
   uint64_t bad_requests = 0;  // 400
   uint64_t busy = 0;          // 429
+  uint64_t unavailable = 0;   // 503: the buffer could not commit (disk full, I/O error)
 };
 
 class HttpIngestDriver final : public gateway::Driver {

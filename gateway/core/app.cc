@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <memory>
+#include <thread>
 
 #include "core/console_view.h"
 #include "core/facility_model.h"
@@ -27,13 +28,28 @@ namespace gateway {
 
 App::App(Config config, AppOptions options) : config_(std::move(config)), options_(std::move(options)) {}
 
+Result<std::unique_ptr<store::Outbox>> App::OpenBuffer() {
+  // A medium that fails for a moment (an SD card's retries, a USB stick re-enumerating)
+  // is given about half a minute before the process gives up and lets systemd restart
+  // it; a path the operator must fix is reported at once.
+  auto delay = std::chrono::milliseconds(500);
+  for (int attempt = 1;; ++attempt) {
+    auto outbox = store::Outbox::Open(config_.data_dir, config_.buffer, SystemClock::Instance());
+    if (outbox.ok() || outbox.status().code() == Status::Code::kInvalidArgument || attempt == 7) return outbox;
+    spdlog::error("cannot open the buffer in {} (attempt {}): {}; trying again in {} ms", config_.data_dir, attempt,
+                  outbox.status().message(), delay.count());
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
 int App::Run() {
   boost::asio::io_context io;
 
-  auto outbox = store::Outbox::Open(config_.data_dir, config_.buffer, SystemClock::Instance());
+  auto outbox = OpenBuffer();
   if (!outbox.ok()) {
-    spdlog::critical("cannot open the buffer in {}: {}", config_.data_dir, outbox.status().ToString());
-    return 1;
+    spdlog::critical("cannot open the buffer in {}: {}", config_.data_dir, outbox.status().message());
+    return outbox.status().code() == Status::Code::kInvalidArgument ? kExitBufferUnusable : kExitBufferIoError;
   }
   spdlog::info("buffer {}: {} readings waiting, {} dropped by the disk cap so far",
                outbox.value()->path(), outbox.value()->depth(), outbox.value()->dropped_total());
@@ -163,8 +179,9 @@ int App::Run() {
   // (metric, timestamp) and two values at one instant would lose one.
   Status s = pipeline.Start(sim_clock ? sim_clock->start_ms() - 1 : clock->NowMs());
   if (!s.ok()) {
-    spdlog::critical("cannot commit the initial facility state: {}", s.ToString());
-    return 1;
+    // Not fatal: the pipeline commits it again, and meanwhile the buffer drains.
+    spdlog::error("the initial facility state is not committed yet ({}); the gateway runs on and retries",
+                  s.message());
   }
   uplink.Start();
   for (auto& d : drivers) {

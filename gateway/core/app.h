@@ -6,11 +6,23 @@
 // Run() is called once from main's thread, which becomes the event-loop thread.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "gateway/config.h"
+#include "gateway/status.h"
+
+namespace gateway::store {
+class Outbox;
+}
 
 namespace gateway {
+
+// Exit codes a service manager can tell apart (sysexits.h): a buffer path the operator
+// must fix (not a directory, not a regular file, read-only) is not retried by the unit
+// (RestartPreventExitStatus); a medium that kept failing at start-up is.
+inline constexpr int kExitBufferUnusable = 73;  // EX_CANTCREAT
+inline constexpr int kExitBufferIoError = 74;   // EX_IOERR
 
 struct AppOptions {
   std::string version;
@@ -24,6 +36,7 @@ class App {
   int Run();
 
  private:
+  Result<std::unique_ptr<store::Outbox>> OpenBuffer();
   Config config_;
   AppOptions options_;
 };

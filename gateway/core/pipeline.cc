@@ -14,7 +14,8 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config, store::Out
       model_(model),
       clock_(clock),
       commit_timer_(io),
-      tick_timer_(io) {}
+      tick_timer_(io),
+      retry_timer_(io) {}
 
 Pipeline::~Pipeline() { life_.reset(); }
 
@@ -90,6 +91,8 @@ Status Pipeline::Start(int64_t now_ms) {
     if (!hs.ok()) spdlog::warn("pipeline: history state not loaded: {}", hs.ToString());
   }
   model_.EmitAll(now_ms, pending_derived_);
+  // Not fatal when it fails: the state waits in pending_derived_ and is committed again
+  // (a gateway that exits here could never drain a buffer on a full or failing disk).
   Status s = CommitNow();
   ScheduleTick();
   return s;
@@ -158,6 +161,7 @@ Status Pipeline::CommitNow() {
   for (auto& r : pending_derived_) rows.push_back(std::move(r));
   pending_derived_.clear();
 
+  const size_t carried_from = raw_count + derived.size();
   std::string state = model_.SaveState();
   Status s;
   if (history_) {
@@ -178,12 +182,17 @@ Status Pipeline::CommitNow() {
     stats_.derived += derived_count;
     ++stats_.commits;
   } else {
-    // Nothing of this batch is on disk: the model goes back to what is, and the
-    // drivers hear that their readings were not accepted.
-    ++stats_.commit_failures;
-    spdlog::error("pipeline: commit of {} readings failed: {}", rows.size(), s.ToString());
+    // Nothing of this batch is on disk: the model goes back to what is, the drivers
+    // hear that their readings were not accepted (and offer them again), and what the
+    // pipeline derived on its own is kept for the next attempt. What the model derived
+    // from the drivers' readings is derived again when they come back.
     model_.LoadState(committed_state_);
+    pending_derived_.insert(pending_derived_.begin(), std::make_move_iterator(rows.begin() + carried_from),
+                            std::make_move_iterator(rows.end()));
+    if (s.code() == Status::Code::kNoSpace) stats_.refused_disk_full += raw_count;
+    else stats_.refused_io_error += raw_count;
   }
+  OnCommitResult(s, rows.size());
   for (auto& b : batches) {
     if (b.done) b.done(s);
   }
@@ -191,10 +200,55 @@ Status Pipeline::CommitNow() {
   return s;
 }
 
+void Pipeline::OnCommitResult(const Status& s, size_t readings) {
+  const int64_t now = clock_.NowMs();
+  if (s.ok()) {
+    if (!stats_.failing.empty()) {
+      spdlog::info("pipeline: commits succeed again ({} failed before)", failures_since_log_ + 1);
+    }
+    stats_.failing.clear();
+    failures_since_log_ = 0;
+    retry_delay_ = std::chrono::milliseconds(250);
+    return;
+  }
+  ++stats_.commit_failures;
+  // One line when commits start failing, then one every 10 s: a refused driver retries
+  // every few hundred milliseconds, and a line per batch would flood the journal on the
+  // very card that is full or failing.
+  if (stats_.failing.empty() || now - failure_logged_ms_ >= 10000) {
+    if (stats_.failing.empty()) {
+      spdlog::error("pipeline: commit of {} readings failed: {}", readings, s.ToString());
+    } else {
+      spdlog::error("pipeline: commits still failing ({} failed in the last {} s): {}", failures_since_log_ + 1,
+                    (now - failure_logged_ms_ + 500) / 1000, s.ToString());
+    }
+    failure_logged_ms_ = now;
+    failures_since_log_ = 0;
+  } else {
+    ++failures_since_log_;
+  }
+  stats_.failing = s.code() == Status::Code::kNoSpace ? "the buffer's disk is full: new readings are refused"
+                                                      : "the buffer cannot commit: " + s.message();
+  if (!pending_derived_.empty() || outbox_.HasPendingAcks()) ScheduleRetry();
+}
+
+void Pipeline::ScheduleRetry() {
+  if (retry_scheduled_ || stopped_) return;
+  retry_scheduled_ = true;
+  retry_timer_.expires_after(retry_delay_);
+  retry_delay_ = std::min<std::chrono::milliseconds>(retry_delay_ * 2, std::chrono::seconds(5));
+  retry_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock()) return;
+    retry_scheduled_ = false;
+    if (!stopped_) CommitNow();
+  });
+}
+
 Status Pipeline::Stop() {
   stopped_ = true;
   commit_timer_.cancel();
   tick_timer_.cancel();
+  retry_timer_.cancel();
   return CommitNow();
 }
 

@@ -9,6 +9,11 @@
 // when it is on disk. When the backlog in memory passes max_pending_readings,
 // Submit answers kBusy and stores nothing, so a driver slows down instead of the
 // gateway running out of memory.
+//
+// A commit that fails (disk full, I/O error) loses nothing: the drivers hear the
+// status and offer their readings again, and what the pipeline derived itself
+// (start-up state, ticks) and the acknowledged deletes are kept and committed again,
+// with backoff. Failures are logged once and then summarised every 10 s.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -33,10 +38,15 @@ struct PipelineStats {
   uint64_t accepted = 0;        // raw readings committed
   uint64_t derived = 0;         // facility metrics committed
   uint64_t refused_busy = 0;    // readings refused by back-pressure
+  uint64_t refused_disk_full = 0;  // readings refused: the buffer's disk has no room for them
+  uint64_t refused_io_error = 0;   // readings refused: the buffer's medium failed (retried by the drivers)
   uint64_t rejected_unknown = 0;  // readings for facilities or sensors not in the config
   uint64_t commit_failures = 0;
   uint64_t commits = 0;
   size_t pending = 0;
+  // Why commits fail now (the last failure), empty while they succeed: what /readyz and
+  // the status page say.
+  std::string failing;
 };
 
 class Pipeline final : public ReadingSink {
@@ -79,6 +89,8 @@ class Pipeline final : public ReadingSink {
   void Accept(std::vector<Reading> batch, Done done);
   void ScheduleCommit();
   Status CommitNow();
+  void OnCommitResult(const Status& s, size_t readings);
+  void ScheduleRetry();
   void ScheduleTick();
   void QueueDailyReports(int64_t now_ms);
 
@@ -89,6 +101,11 @@ class Pipeline final : public ReadingSink {
   const Clock& clock_;
   boost::asio::steady_timer commit_timer_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer retry_timer_;
+  bool retry_scheduled_ = false;
+  std::chrono::milliseconds retry_delay_{250};
+  uint64_t failures_since_log_ = 0;
+  int64_t failure_logged_ms_ = 0;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);
   bool commit_scheduled_ = false;
   bool stopped_ = false;

@@ -1,21 +1,22 @@
 #include "store/outbox.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
-#include <filesystem>
+#include <cstring>
 #include <map>
 
+#include "store/buffer_files.h"
 #include "store/migrations.h"
 
 namespace gateway::store {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -67,33 +68,149 @@ std::string MetricKey(const std::string& facility, const std::string& name) {
 }  // namespace
 
 Outbox::Outbox(std::string dir, const BufferConfig& config, const Clock& clock)
-    : dir_(std::move(dir)), path_(dir_ + "/buffer.db"), config_(config), clock_(clock) {}
+    : dir_(std::move(dir)),
+      path_(dir_ + "/buffer.db"),
+      config_(config),
+      clock_(clock),
+      reserve_(dir_ + "/buffer.reserve") {}
 
 Outbox::~Outbox() {
   // Deletes acknowledged since the last commit are worth keeping: without them the
   // next start re-sends those rows (harmless, but needless traffic).
   if (db_.is_open() && !acked_.empty()) Commit({}, nullptr);
   CloseDb();
+  if (mark_fd_ >= 0) ::close(mark_fd_);
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& dir, const BufferConfig& config,
                                              const Clock& clock) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create data directory " + dir + ": " + ec.message());
   std::unique_ptr<Outbox> box(new Outbox(dir, config, clock));
-  Status s = box->OpenOrRecover();
+  Status s = CheckBufferPaths(dir, box->path_);
   if (!s.ok()) return s;
+  s = box->OpenReleasingReserve();
+  if (!s.ok()) return s;
+  box->CheckMark();
   return box;
+}
+
+Status Outbox::OpenReleasingReserve() {
+  reserve_held_ = reserve_.held();
+  Status s = OpenOrRecover();
+  // With no byte free SQLite cannot create its -shm and -wal files, nor replay a WAL:
+  // the reserve gives it the room (a full disk shows as SQLITE_FULL or, for the
+  // shared-memory file, as an I/O error).
+  if (reserve_held_ && (s.code() == Status::Code::kNoSpace ||
+                        (s.code() == Status::Code::kIoError && FreeBytes() < (1u << 20)))) {
+    ReleaseReserve();
+    CloseDb();
+    s = OpenOrRecover();
+  }
+  return s;
 }
 
 Status Outbox::OpenOrRecover() {
   Status s = OpenFile();
   if (s.code() == Status::Code::kCorruption) {
-    MoveAside(s.message());
-    s = OpenFile();
+    // OpenFile's corruption comes from the quick_check's findings (or from SQLite
+    // refusing the header): proof enough, unlike an error in the middle of a commit.
+    s = Replace(s.message());
   }
   return s;
+}
+
+uint64_t Outbox::FreeBytes() const {
+  struct statvfs fs {};
+  if (statvfs(dir_.c_str(), &fs) != 0) return UINT64_MAX;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+void Outbox::ReleaseReserve() {
+  if (reserve_.Release()) reserve_owed_ = true;
+  reserve_held_ = false;
+  space_checked_at_ = {};  // measure again at the next commit
+}
+
+Status Outbox::EnsureOpen() {
+  if (db_.is_open()) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_reopen_at_) return Status::IoError("the buffer is not open (" + closed_because_ + "); retrying");
+  Status s = OpenReleasingReserve();
+  if (s.ok()) {
+    spdlog::info("buffer {} open again: {} readings waiting", path_, depth_);
+    reopen_delay_ = std::chrono::milliseconds(500);
+    return s;
+  }
+  CloseDb();
+  closed_because_ = s.message();
+  next_reopen_at_ = now + reopen_delay_;
+  reopen_delay_ = std::min<std::chrono::milliseconds>(reopen_delay_ * 2, std::chrono::seconds(30));
+  return Status::IoError("the buffer cannot be reopened (" + s.message() + "); retrying");
+}
+
+Status Outbox::OnCorruption(const Status& claim) {
+  // SQLite says "malformed" when a page it reads does not parse, and a failing SD card
+  // can hand it a bad page once. Only a full check that finds damage counts as proof.
+  const auto now = std::chrono::steady_clock::now();
+  if (corruption_checked_at_ != std::chrono::steady_clock::time_point{} &&
+      now - corruption_checked_at_ < std::chrono::seconds(60)) {
+    return Status::IoError(claim.message() + " (not moved aside: the last full check found the file intact)");
+  }
+  db_.Exec("ROLLBACK");
+  std::string problems;
+  auto proven = ProvenCorrupt(db_, path_, &problems);
+  if (!proven.ok()) {
+    // The check itself could not read the file: the medium, not the file.
+    return Status::IoError(claim.message() + "; the check that would prove it failed too: " +
+                           proven.status().message());
+  }
+  if (!proven.value()) {
+    corruption_checked_at_ = now;
+    spdlog::warn("buffer {}: SQLite reported '{}', but a full check finds the file intact: taken for an I/O "
+                 "error of the medium, nothing moved",
+                 path_, claim.message());
+    return Status::IoError(claim.message() + " (the file checks intact)");
+  }
+  return Replace(problems);
+}
+
+Status Outbox::Replace(const std::string& why) {
+  // SQLite's integrity report spans lines; a log event stays on one.
+  std::string reason = why;
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
+  const uint64_t depth_before = depth_;
+  const int64_t last_seq_before = last_seq_;
+  CloseDb();
+  const std::string aside = MoveAside(path_);
+  if (aside.empty()) return Status::IoError("buffer " + path_ + " is corrupt (" + reason + ") and cannot be moved aside");
+  ++moved_aside_;
+  corruption_checked_at_ = std::chrono::steady_clock::now();
+  ClearCaches();
+  Status s = OpenFile();
+  if (!s.ok()) return s;
+  auto salvage = SalvageInto(db_, aside);
+  if (!salvage.ok()) {
+    spdlog::error("buffer {} is corrupt ({}); moved aside to {}; nothing could be salvaged from it: {}", path_, reason,
+                  aside, salvage.status().ToString());
+  } else {
+    // Seqs keep rising across the replacement: the uplink's cursor and buffer.mark
+    // both rely on a new row never getting a seq that was used before.
+    const int64_t floor = std::max({last_seq_before, marked_seq_, salvage->max_seq});
+    db_.Exec("UPDATE sqlite_sequence SET seq = max(seq, " + std::to_string(floor) + ") WHERE name = 'outbox'");
+    db_.Exec("INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox', " + std::to_string(floor) +
+             " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')");
+    ClearCaches();
+    s = LoadCaches();
+    if (!s.ok()) return s;
+    if (depth_before > salvage->rows) lost_at_open_ += depth_before - salvage->rows;
+    spdlog::error("buffer {} is corrupt ({}); moved aside to {} and started a fresh buffer: {} waiting readings{} "
+                  "and {} other rows salvaged into it{}",
+                  path_, reason, aside, salvage->rows,
+                  depth_before ? " of " + std::to_string(depth_before) : std::string(), salvage->other_rows,
+                  salvage->complete ? "; every row was readable, so the old file was removed"
+                                    : "; parts of the old file were unreadable, so it is kept for an expert");
+    if (salvage->complete) RemoveWithSidecars(aside);
+  }
+  return Status::Ok();
 }
 
 Status Outbox::OpenFile() {
@@ -128,6 +245,13 @@ Status Outbox::OpenFile() {
   if (!s.ok()) return s;
   auto ps = db_.QueryInt("PRAGMA page_size");
   if (ps.ok()) page_size_ = ps.value();
+  // max_disk_mb covers the WAL too: it is checkpointed at a quarter of the cap (at
+  // most SQLite's default of 1000 pages) and cut back to that size after.
+  const uint64_t wal_bytes = std::clamp<uint64_t>(config_.max_disk_bytes / 4, 16 * uint64_t(page_size_),
+                                                  1000 * uint64_t(page_size_));
+  s = db_.Exec("PRAGMA wal_autocheckpoint=" + std::to_string(wal_bytes / uint64_t(page_size_)) +
+               "; PRAGMA journal_size_limit=" + std::to_string(wal_bytes) + ";");
+  if (!s.ok()) return s;
   s = PrepareStatements();
   if (!s.ok()) return s;
   return LoadCaches();
@@ -142,6 +266,52 @@ Result<std::string> Outbox::QueryText(const std::string& sql) {
   return st->Text(0);
 }
 
+void Outbox::ClearCaches() {
+  metric_ids_.clear();
+  metrics_by_id_.clear();
+  depth_ = 0;
+  max_accepted_ts_ = 0;
+  max_sensor_ts_ = 0;
+}
+
+void Outbox::CheckMark() {
+  const std::string mark = dir_ + "/buffer.mark";
+  mark_fd_ = ::open(mark.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (mark_fd_ < 0) {
+    spdlog::warn("buffer: cannot open {}: {}; a lost WAL would go unnoticed", mark, std::strerror(errno));
+    return;
+  }
+  char buf[32] = {};
+  const ssize_t n = ::pread(mark_fd_, buf, sizeof buf - 1, 0);
+  if (n > 0) {
+    const int64_t marked = std::strtoll(buf, nullptr, 10);
+    if (marked > last_seq_) {
+      const auto missing = static_cast<uint64_t>(marked - last_seq_);
+      lost_at_open_ += missing;
+      spdlog::error("buffer {}: {} accepted readings are missing: rows up to seq {} were committed, the file ends "
+                    "at seq {} (its WAL was lost or damaged, or synchronous=normal lost the last commits at a "
+                    "power cut)",
+                    path_, missing, marked, last_seq_);
+    }
+  }
+  WriteMark();
+}
+
+void Outbox::WriteMark() {
+  if (mark_fd_ < 0 || marked_seq_ == last_seq_) return;
+  // Fixed width, so a shorter number never leaves digits of a longer one behind. Not
+  // synced: written after the commit's own fsync, the mark can lag the file after a
+  // power cut, never lead it; the kernel writes it back with the next flush.
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%020lld\n", static_cast<long long>(last_seq_));
+  if (::pwrite(mark_fd_, buf, 21, 0) == 21) marked_seq_ = last_seq_;
+}
+
+uint64_t Outbox::WalBytes() const {
+  struct stat st {};
+  return stat((path_ + "-wal").c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 void Outbox::CloseDb() {
   // Statements must be finalised before the connection closes.
   insert_row_ = {};
@@ -152,34 +322,6 @@ void Outbox::CloseDb() {
   put_meta_ = {};
   freelist_ = {};
   db_.Close();
-}
-
-void Outbox::MoveAside(const std::string& reason) {
-  CloseDb();
-  char stamp[32];
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  std::string aside = path_ + ".corrupt-" + stamp;
-  std::error_code ec;
-  fs::rename(path_, aside, ec);
-  for (const char* suffix : {"-wal", "-shm"}) {
-    std::error_code ec2;
-    fs::rename(path_ + suffix, aside + suffix, ec2);
-  }
-  // SQLite's integrity report spans lines; a log event stays on one.
-  std::string one_line = reason;
-  std::replace(one_line.begin(), one_line.end(), '\n', ' ');
-  spdlog::error("buffer {} is corrupt ({}); moved aside to {} and starting a fresh buffer; "
-                "readings in the old file are not forwarded",
-                path_, one_line, ec ? "(rename failed: " + ec.message() + ")" : aside);
-  metric_ids_.clear();
-  metrics_by_id_.clear();
-  acked_.clear();
-  depth_ = 0;
-  max_accepted_ts_ = 0;
-  max_sensor_ts_ = 0;
 }
 
 Status Outbox::PrepareStatements() {
@@ -221,6 +363,8 @@ Status Outbox::LoadCaches() {
   auto depth = db_.QueryInt("SELECT count(*) FROM outbox");
   if (!depth.ok()) return depth.status();
   depth_ = static_cast<uint64_t>(depth.value());
+  auto seq = db_.QueryInt("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
+  last_seq_ = seq.ok() ? seq.value() : 0;
   auto maxts = db_.QueryInt("SELECT coalesce(max(last_ts), 0) FROM metric");
   if (!maxts.ok()) return maxts.status();
   max_accepted_ts_ = maxts.value();
@@ -259,34 +403,61 @@ void Outbox::Ack(int64_t lo, int64_t hi) {
   }
 }
 
+bool Outbox::AllowsSqliteFull(const std::vector<Reading>& readings) const {
+  // Only raw sensor readings are "new readings" that a full disk refuses: facility
+  // metrics derived from what is already accepted, and the start-up state, are few and
+  // must not be what keeps the gateway from starting or draining.
+  return std::none_of(readings.begin(), readings.end(), [](const Reading& r) { return !r.sensor_id.empty(); });
+}
+
 Status Outbox::Commit(const std::vector<Reading>& readings, const std::string* model_state,
                       const TxnHook* hook) {
+  Status s = EnsureOpen();
+  if (!s.ok()) return s;
   // The disk can fill below the configured cap (other files, a small card). New rows
   // stop while there is still room to checkpoint the WAL and write the deletes: once
   // SQLite itself hits a full disk, neither may be possible any more, and the buffer
   // would stay stuck after the uplink returns. The refused batch stays with its driver,
   // which offers it again: nothing is half-accepted.
-  if (!readings.empty() && !HasHeadroom(readings.size())) return CommitRefusedForSpace();
-  Status s = CommitOnce(readings, model_state, hook);
+  const bool derived_only = AllowsSqliteFull(readings);
+  if (!derived_only && !HasHeadroom(readings.size())) return CommitRefusedForSpace();
+  s = CommitOnce(readings, model_state, hook);
+  if (s.code() == Status::Code::kNoSpace && derived_only && reserve_held_) {
+    ReleaseReserve();
+    s = CommitOnce(readings, model_state, hook);
+  }
   if (s.code() == Status::Code::kNoSpace) return CommitRefusedForSpace();
   if (s.code() == Status::Code::kCorruption) {
-    // Start over with a fresh file and keep this batch: losing the old backlog is
-    // bad, crash-looping on it would lose everything after it too.
-    MoveAside(s.message());
-    s = OpenFile();
+    // Proven: start over with a fresh file holding what the old one still had, and
+    // keep this batch. Not proven: an I/O error, tried again later.
+    s = OnCorruption(s);
     if (s.ok()) s = CommitOnce(readings, model_state, hook);
+  }
+  if (s.ok()) {
+    WriteMark();
+    LogDrops(false);
   }
   return s;
 }
 
 bool Outbox::HasHeadroom(size_t new_rows) {
-  const uint64_t need = kDiskHeadroomBytes + new_rows * kBytesPerRowEstimate;
+  // A reserve given up is owed: its room is kept free too, so that it is taken again
+  // before new readings use that space. (A reserve never taken, on a filesystem too
+  // small for it, is not owed.)
+  auto need_now = [&] {
+    return kDiskHeadroomBytes + new_rows * kBytesPerRowEstimate + (reserve_owed_ ? DiskReserve::kBytes : 0);
+  };
+  const uint64_t need = need_now();
   space_spent_since_ += new_rows * kBytesPerRowEstimate;
   const auto now = std::chrono::steady_clock::now();
   if (now - space_checked_at_ < kSpaceCheckEvery && space_measured_ >= need + space_spent_since_) return true;
   struct statvfs fs {};
   if (statvfs(dir_.c_str(), &fs) != 0) return true;  // cannot tell: let SQLite say
-  uint64_t available = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t fs_free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  bool took = false;
+  if (!reserve_held_) took = reserve_held_ = reserve_.Take(fs_free, kDiskHeadroomBytes);
+  if (took) reserve_owed_ = false;
+  uint64_t available = took ? fs_free - DiskReserve::kBytes : fs_free;
   // Pages freed inside the file by deletes are reused before the file grows.
   auto row = freelist_.Step();
   if (row.ok() && row.value()) {
@@ -296,13 +467,17 @@ bool Outbox::HasHeadroom(size_t new_rows) {
   space_checked_at_ = now;
   space_measured_ = available;
   space_spent_since_ = 0;
-  return available >= need;
+  return available >= need_now();
 }
 
 Status Outbox::CommitRefusedForSpace() {
   // Deletes always go through: they are what gives the space back.
   if (!acked_.empty()) {
     Status d = CommitOnce({}, nullptr, nullptr);
+    if (d.code() == Status::Code::kNoSpace && reserve_held_) {
+      ReleaseReserve();
+      d = CommitOnce({}, nullptr, nullptr);
+    }
     if (!d.ok()) spdlog::warn("outbox: deleting acknowledged rows on a full disk failed: {}", d.ToString());
   }
   ++refused_for_space_;
@@ -356,6 +531,7 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
   if (!acked_.empty()) spdlog::debug("outbox: deleted {} acknowledged rows in {} ranges", deleted, acked_.size());
   // The last value per metric in this batch, for births after a restart.
   std::map<uint32_t, const Reading*> last;
+  int64_t new_last_seq = last_seq_;
   int64_t max_ts = max_accepted_ts_;
   int64_t max_sensor_ts = max_sensor_ts_;
   for (const Reading& r : readings) {
@@ -370,6 +546,7 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     s = insert_row_.Run();
     insert_row_.Reset();
     if (!s.ok()) return fail(s);
+    new_last_seq = sqlite3_last_insert_rowid(db_.handle());
     const Reading*& slot = last[id.value()];
     if (!slot || slot->ts_ms <= r.ts_ms) slot = &r;
     max_ts = std::max(max_ts, r.ts_ms);
@@ -415,12 +592,14 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     return fail(s);
   }
   acked_.clear();
+  last_seq_ = new_last_seq;
   max_accepted_ts_ = max_ts;
   max_sensor_ts_ = max_sensor_ts;
   return Status::Ok();
 }
 
 uint64_t Outbox::file_bytes_used() {
+  if (!db_.is_open()) return 0;
   auto pages = db_.QueryInt("PRAGMA page_count");
   auto free_pages = db_.QueryInt("PRAGMA freelist_count");
   if (!pages.ok() || !free_pages.ok()) return 0;
@@ -428,7 +607,9 @@ uint64_t Outbox::file_bytes_used() {
 }
 
 Status Outbox::EnforceCap() {
-  uint64_t used = file_bytes_used();
+  // What the buffer takes on the disk: the used pages of the file and its WAL (whose
+  // pages are copies of the file's until a checkpoint; both are on the medium).
+  uint64_t used = file_bytes_used() + WalBytes();
   if (used <= config_.max_disk_bytes || depth_ == 0) return Status::Ok();
   // Drop down to 90 % of the cap, so that the cap is not hit again at every commit.
   double per_row = static_cast<double>(used) / static_cast<double>(depth_);
@@ -451,17 +632,26 @@ Status Outbox::EnforceCap() {
   s = put_meta_.Run();
   put_meta_.Reset();
   if (!s.ok()) return s;
-  int64_t now = clock_.NowMs();
-  if (last_drop_log_ms_ == 0 || now - last_drop_log_ms_ >= 60000) {
-    spdlog::warn("buffer at its disk cap of {} bytes: dropped the {} oldest readings "
-                 "({} dropped in all)", config_.max_disk_bytes, dropped_since_log_, dropped_total_);
-    dropped_since_log_ = 0;
-    last_drop_log_ms_ = now;
-  }
+  LogDrops(last_drop_log_ms_ == 0);
   return Status::Ok();
 }
 
+void Outbox::LogDrops(bool force) {
+  // The first drop at once, then a summary at most once a minute: on a full cap every
+  // commit drops, and one line per commit would wear the card that is already full.
+  if (dropped_since_log_ == 0) return;
+  const int64_t now = clock_.NowMs();
+  if (!force && now - last_drop_log_ms_ < 60000) return;
+  spdlog::warn("buffer at its disk cap of {} bytes (file and WAL): dropped the {} oldest readings{} "
+               "({} dropped in all)",
+               config_.max_disk_bytes, dropped_since_log_, last_drop_log_ms_ == 0 ? "" : " in the last minute",
+               dropped_total_);
+  dropped_since_log_ = 0;
+  last_drop_log_ms_ = now;
+}
+
 Result<std::vector<StoredReading>> Outbox::ReadAfter(int64_t after_seq, size_t limit) {
+  if (Status s = EnsureOpen(); !s.ok()) return s;
   std::vector<StoredReading> out;
   out.reserve(std::min<size_t>(limit, 4096));
   read_after_.BindInt(1, after_seq);
@@ -470,7 +660,12 @@ Result<std::vector<StoredReading>> Outbox::ReadAfter(int64_t after_seq, size_t l
     auto row = read_after_.Step();
     if (!row.ok()) {
       read_after_.Reset();
-      return row.status();
+      if (row.status().code() != Status::Code::kCorruption) return row.status();
+      // A damaged page in the backlog would stop the drain for good: proven, the file
+      // is replaced by what can be read of it and the drain goes on from the same seq.
+      Status s = OnCorruption(row.status());
+      if (!s.ok()) return s;
+      return ReadAfter(after_seq, limit);
     }
     if (!row.value()) break;
     StoredReading r;
@@ -487,6 +682,7 @@ Result<std::vector<StoredReading>> Outbox::ReadAfter(int64_t after_seq, size_t l
 }
 
 Result<std::vector<LatestValue>> Outbox::Latest(const std::string& facility) {
+  if (Status s = EnsureOpen(); !s.ok()) return s;
   auto st = db_.Prepare(
       "SELECT name, datatype, last_value, last_ts FROM metric WHERE facility = ? "
       "AND last_ts IS NOT NULL ORDER BY name");
@@ -504,12 +700,14 @@ Result<std::vector<LatestValue>> Outbox::Latest(const std::string& facility) {
 }
 
 std::optional<int64_t> Outbox::OldestTs() {
+  if (!db_.is_open()) return std::nullopt;
   auto v = db_.QueryInt("SELECT ts FROM outbox ORDER BY seq LIMIT 1");
   if (!v.ok()) return std::nullopt;
   return v.value();
 }
 
 Result<std::string> Outbox::GetMeta(const std::string& key) {
+  if (Status s = EnsureOpen(); !s.ok()) return s;
   auto st = db_.Prepare("SELECT value FROM meta WHERE key = ?");
   if (!st.ok()) return st.status();
   st->BindText(1, key);
@@ -520,6 +718,7 @@ Result<std::string> Outbox::GetMeta(const std::string& key) {
 }
 
 Status Outbox::SetMeta(const std::string& key, const std::string& value) {
+  if (Status s = EnsureOpen(); !s.ok()) return s;
   put_meta_.BindText(1, key);
   put_meta_.BindText(2, value);
   Status s = put_meta_.Run();

@@ -9,10 +9,28 @@
 // PUBACK and that commit re-sends them (at-least-once; platforms de-duplicate), it
 // never loses them.
 //
-// The disk cap: when the file's used pages exceed buffer.max_disk_bytes the oldest
-// rows that are not in flight are dropped, counted in dropped_total() (persisted) and
-// logged at most once a minute. A file SQLite reports corrupt is moved aside as
-// buffer.db.corrupt-<time> and a fresh one started, so the gateway never crash-loops.
+// The disk cap: when the file's used pages plus its WAL exceed buffer.max_disk_bytes
+// the oldest rows that are not in flight are dropped, counted in dropped_total()
+// (persisted) and logged (the first drop at once, then a summary with the running total
+// at most once a minute).
+//
+// A failing medium is not a damaged file. I/O errors come back as kIoError and the
+// caller tries again later (the drivers keep their readings); nothing is moved. A file
+// is moved aside (buffer.db.corrupt-<time>) only when SQLite proves it damaged (a full
+// quick_check with findings), and every row that can still be read from it is copied
+// into the fresh buffer with its seq, so what it held is still delivered. If the
+// database cannot be reopened, every call answers kIoError and reopening is retried
+// with backoff; no statement outlives its connection.
+//
+// A full disk: only new readings are refused (raw sensor readings, kNoSpace, while
+// less than kDiskHeadroomBytes are free); derived metrics, deletes, start-up and the
+// drain go on. A DiskReserve file is given up when SQLite itself hits a full disk, so
+// opening and deleting work even with no byte free, and taken again once there is room.
+//
+// Damage SQLite cannot see: buffer.mark, beside the file, holds the last seq
+// committed (written after each commit, not synced: it may lag, never lead). A start
+// that finds fewer rows than the mark says were committed logs how many accepted
+// readings are missing (a lost or damaged WAL) and counts them in lost_at_open().
 #pragma once
 
 #include <chrono>
@@ -28,6 +46,7 @@
 #include "gateway/config.h"
 #include "gateway/reading.h"
 #include "gateway/status.h"
+#include "store/disk_reserve.h"
 #include "store/sqlite_db.h"
 
 namespace gateway::store {
@@ -53,8 +72,10 @@ struct LatestValue {
 
 class Outbox {
  public:
-  // Opens (or creates) dir/buffer.db, migrating its schema; a corrupt file is moved
-  // aside and replaced.
+  // Opens (or creates) dir/buffer.db, migrating its schema; a file proven corrupt is
+  // moved aside, replaced and salvaged. kInvalidArgument: a path that is not usable (not
+  // a directory, not a regular file, read-only): the operator must act. kIoError: the
+  // medium failed; trying again may work.
   static Result<std::unique_ptr<Outbox>> Open(const std::string& dir, const BufferConfig& config,
                                               const Clock& clock);
   ~Outbox();
@@ -70,8 +91,10 @@ class Outbox {
                 const TxnHook* hook = nullptr);
 
   // The connection, for store components that share the file (history) to read with.
-  // Owner's thread only; not valid across a Commit that replaced a corrupt file.
+  // Owner's thread only; not valid across a Commit that replaced a corrupt file. Closed
+  // (every call answers kIoError) while the buffer cannot be reopened.
   SqliteDb& db() { return db_; }
+  bool is_open() const { return db_.is_open(); }
 
   // The broker acknowledged rows lo..hi (inclusive). Deleted at the next commit.
   void Ack(int64_t lo, int64_t hi);
@@ -90,6 +113,11 @@ class Outbox {
 
   uint64_t depth() const { return depth_; }
   uint64_t dropped_total() const { return dropped_total_; }
+  // Accepted readings found missing when the buffer was opened (buffer.mark ahead of
+  // the file), and readings that a move-aside could not salvage, since this start.
+  uint64_t lost_at_open() const { return lost_at_open_; }
+  uint64_t moved_aside() const { return moved_aside_; }
+  bool reserve_held() const { return reserve_held_; }
   int64_t max_accepted_ts() const { return max_accepted_ts_; }
   // The newest timestamp of a raw sensor reading ever accepted: where a replaying
   // driver (the simulator) resumes after a restart.
@@ -104,11 +132,24 @@ class Outbox {
 
  private:
   Outbox(std::string dir, const BufferConfig& config, const Clock& clock);
+  bool AllowsSqliteFull(const std::vector<Reading>& readings) const;
   Status OpenFile();
   Result<std::string> QueryText(const std::string& sql);
   Status OpenOrRecover();
+  Status OpenReleasingReserve();
+  Status EnsureOpen();
+  void ReleaseReserve();
+  uint64_t FreeBytes() const;
+  // A kCorruption status from SQLite: proven (file moved aside, fresh one open and
+  // salvaged: Ok, the caller repeats its work) or not (kIoError).
+  Status OnCorruption(const Status& claim);
+  Status Replace(const std::string& reason);
   void CloseDb();
-  void MoveAside(const std::string& reason);
+  void ClearCaches();
+  void CheckMark();
+  void WriteMark();
+  void LogDrops(bool force);
+  uint64_t WalBytes() const;
   Status PrepareStatements();
   Status LoadCaches();
   Status CommitOnce(const std::vector<Reading>& readings, const std::string* model_state, const TxnHook* hook);
@@ -134,6 +175,21 @@ class Outbox {
   int64_t max_sensor_ts_ = 0;
   int64_t in_flight_up_to_ = 0;
   int64_t page_size_ = 4096;
+  int64_t last_seq_ = 0;  // sqlite_sequence of the outbox: the last seq ever committed
+  int64_t marked_seq_ = -1;
+  int mark_fd_ = -1;
+  uint64_t lost_at_open_ = 0;
+  uint64_t moved_aside_ = 0;
+  DiskReserve reserve_;
+  bool reserve_held_ = false;
+  bool reserve_owed_ = false;
+  // Reopening after a failed reopen: at most every reopen_delay_ (doubling to 30 s).
+  std::chrono::steady_clock::time_point next_reopen_at_{};
+  std::chrono::milliseconds reopen_delay_{500};
+  std::string closed_because_;
+  // A corruption claim that quick_check refuted is not re-checked for a while: a card
+  // that keeps failing would otherwise make every commit a full read of the file.
+  std::chrono::steady_clock::time_point corruption_checked_at_{};
   // Metrics inserted by the transaction under way: forgotten again if it rolls back.
   std::vector<std::string> new_metric_keys_;
   // Free space kept on the buffer's filesystem: room for a full WAL (4 MiB) and for

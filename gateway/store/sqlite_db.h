@@ -3,6 +3,10 @@
 //
 // Owned by one store component and used only from the thread that owns it (the core's
 // event-loop thread); SQLite is opened with SQLITE_OPEN_NOMUTEX for that reason.
+//
+// Every call is safe on a closed database or an empty Statement: it reports an I/O
+// error instead of touching a null handle, so an owner that lost its file (moved aside,
+// reopen failed) degrades to errors, never to a crash.
 #pragma once
 
 #include <sqlite3.h>
@@ -25,26 +29,39 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
   ~Statement();
 
-  void BindInt(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void BindDouble(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
-  void BindText(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  bool valid() const { return stmt_ != nullptr; }
+  void BindInt(int i, int64_t v) {
+    if (stmt_) sqlite3_bind_int64(stmt_, i, v);
   }
-  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  void BindDouble(int i, double v) {
+    if (stmt_) sqlite3_bind_double(stmt_, i, v);
+  }
+  void BindText(int i, std::string_view v) {
+    if (stmt_) sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindNull(int i) {
+    if (stmt_) sqlite3_bind_null(stmt_, i);
+  }
+  // Binds column `col` of the row `from` is on, whatever its type (copying rows
+  // between two files).
+  void BindColumn(int i, const Statement& from, int col) {
+    if (stmt_ && from.stmt_) sqlite3_bind_value(stmt_, i, sqlite3_column_value(from.stmt_, col));
+  }
 
   // Step: true when a row is available, false when done; errors as Status.
   Result<bool> Step();
   // Runs to completion (for statements that return no rows).
   Status Run();
   void Reset() {
+    if (!stmt_) return;
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
 
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  int64_t Int(int col) const { return stmt_ ? sqlite3_column_int64(stmt_, col) : 0; }
+  double Double(int col) const { return stmt_ ? sqlite3_column_double(stmt_, col) : 0.0; }
   std::string Text(int col) const;
-  int Type(int col) const { return sqlite3_column_type(stmt_, col); }
+  int Type(int col) const { return stmt_ ? sqlite3_column_type(stmt_, col) : SQLITE_NULL; }
 
  private:
   sqlite3* db_ = nullptr;
@@ -67,11 +84,14 @@ class SqliteDb {
   Status Exec(const std::string& sql);
   Result<Statement> Prepare(std::string_view sql);
   Result<int64_t> QueryInt(const std::string& sql);  // first column of the first row
-  int64_t Changes() const { return sqlite3_changes64(db_); }
+  int64_t Changes() const { return db_ ? sqlite3_changes64(db_) : 0; }
   sqlite3* handle() { return db_; }
 
-  // Maps a SQLite result code to a Status (SQLITE_CORRUPT and SQLITE_NOTADB become
-  // kCorruption so that the owner can move the file aside).
+  // Maps a SQLite result code to a Status: SQLITE_CORRUPT and SQLITE_NOTADB become
+  // kCorruption (a claim the owner verifies before it moves a file aside: a failing SD
+  // card can make SQLite say "malformed" about a healthy file), SQLITE_FULL kNoSpace,
+  // everything else kIoError, with the OS error (EIO, EROFS, EACCES...) where SQLite
+  // saw one.
   Status Error(int rc, std::string_view what) const;
 
  private:

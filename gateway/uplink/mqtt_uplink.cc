@@ -120,7 +120,8 @@ MqttUplink::MqttUplink(boost::asio::io_context& io, const Config& config, store:
       reconnect_timer_(io),
       node_metrics_timer_(io),
       stop_timer_(io),
-      ack_watchdog_timer_(io) {
+      ack_watchdog_timer_(io),
+      buffer_retry_timer_(io) {
   callbacks_ = std::make_unique<Callbacks>(*this);
   connect_listener_ = std::make_unique<Listener>(*this, [this](uint64_t gen, bool ok, std::string why) {
     if (ok) {
@@ -364,9 +365,16 @@ void MqttUplink::PublishBirths() {
   std::set<std::string> facilities;
   for (const auto& f : config_.facilities) {
     facilities.insert(f.id);
-    if (!PublishDBirth(f.id).ok()) return;
+    if (Status ds = PublishDBirth(f.id); !ds.ok()) {
+      if (ds.code() != Status::Code::kUnavailable) {
+        spdlog::error("uplink: DBIRTH of {} not published: {}", f.id, ds.ToString());
+        RetryAfterBufferError();
+      }
+      return;
+    }
   }
   births_done_ = true;
+  buffer_retry_delay_ = std::chrono::milliseconds(500);
   spdlog::info("uplink: NBIRTH (bdSeq {}) and {} DBIRTHs published", session_.bd_seq(),
                config_.facilities.size());
 }
@@ -405,6 +413,24 @@ Status MqttUplink::Publish(const std::string& topic, std::string payload, uint64
 
 void MqttUplink::Notify() { Drain(); }
 
+void MqttUplink::RetryAfterBufferError() {
+  if (buffer_retry_scheduled_ || stopping_) return;
+  buffer_retry_scheduled_ = true;
+  buffer_retry_timer_.expires_after(buffer_retry_delay_);
+  buffer_retry_delay_ = std::min<std::chrono::milliseconds>(buffer_retry_delay_ * 2, std::chrono::seconds(10));
+  buffer_retry_timer_.async_wait([this, gen = gen_, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock()) return;
+    buffer_retry_scheduled_ = false;
+    if (stopping_ || state_ != UplinkState::kOnline) return;
+    if (!births_done_) {
+      // A rebirth from the start: the DBIRTHs already sent are sent again, complete.
+      if (gen == gen_) PublishBirths();
+      return;
+    }
+    Drain();
+  });
+}
+
 void MqttUplink::Drain() {
   if (!CanPublishData()) return;
   const auto& up = config_.uplink;
@@ -413,8 +439,10 @@ void MqttUplink::Drain() {
     auto rows = outbox_.ReadAfter(cursor_, per_payload * 4);
     if (!rows.ok()) {
       spdlog::error("uplink: reading the buffer failed: {}", rows.status().ToString());
+      RetryAfterBufferError();
       return;
     }
+    buffer_retry_delay_ = std::chrono::milliseconds(500);
     if (rows->empty()) return;
     // Group by facility, keeping each facility's rows in their order of acceptance.
     std::vector<std::pair<std::string, std::vector<const store::StoredReading*>>> groups;
@@ -600,6 +628,7 @@ void MqttUplink::Stop(std::function<void()> done) {
   reconnect_timer_.cancel();
   node_metrics_timer_.cancel();
   ack_watchdog_timer_.cancel();
+  buffer_retry_timer_.cancel();
   if (state_ == UplinkState::kOnline || state_ == UplinkState::kWaitingForHost) {
     if (in_flight_msgs_ == 0) {
       FinishStop();

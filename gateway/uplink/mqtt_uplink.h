@@ -137,6 +137,13 @@ class MqttUplink {
   boost::asio::steady_timer node_metrics_timer_;
   boost::asio::steady_timer stop_timer_;
   boost::asio::steady_timer ack_watchdog_timer_;
+  // The buffer failed a read (an I/O error of its medium): births or the drain are
+  // tried again after buffer_retry_delay_ (doubling to 10 s), since no commit or ack
+  // may come to wake them.
+  boost::asio::steady_timer buffer_retry_timer_;
+  bool buffer_retry_scheduled_ = false;
+  std::chrono::milliseconds buffer_retry_delay_{500};
+  void RetryAfterBufferError();
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // posted work checks it is alive
 
   std::unique_ptr<Callbacks> callbacks_;

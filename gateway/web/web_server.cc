@@ -170,9 +170,6 @@ Status WebServer::Start() {
   using http::Request;
   using http::Verb;
   started_unix_ms_ = UnixMs();
-  const auto ps = src_.pipeline.stats();
-  last_commits_ = ps.commits;
-  last_commit_failures_ = ps.commit_failures;
 
   server_.Route(Verb::get, "/", [](const Request& req) {
     auto res = http::MakeResponse(req, http::HttpStatus::ok, std::string(kIndexHtml, kIndexHtmlSize),
@@ -238,13 +235,6 @@ void WebServer::SchedulePush() {
 }
 
 void WebServer::Push() {
-  // Readiness follows commits even when nobody asks.
-  const auto ps = src_.pipeline.stats();
-  if (ps.commit_failures > last_commit_failures_) commit_failing_ = true;
-  else if (ps.commits > last_commits_) commit_failing_ = false;
-  last_commits_ = ps.commits;
-  last_commit_failures_ = ps.commit_failures;
-
   std::erase_if(streams_, [](const auto& s) { return s->closed(); });
   if (streams_.empty()) return;
   const std::string json = StatusJson();
@@ -257,9 +247,12 @@ bool WebServer::Ready(std::string* why) {
     return false;
   }
   const auto ps = src_.pipeline.stats();
-  if (ps.commit_failures > last_commit_failures_ && ps.commits == last_commits_) commit_failing_ = true;
-  if (commit_failing_) {
-    *why = "the buffer cannot commit readings";
+  if (!ps.failing.empty()) {
+    *why = ps.failing;
+    return false;
+  }
+  if (!src_.outbox.is_open()) {
+    *why = "the buffer is not open (its medium failed); retrying";
     return false;
   }
   return true;
@@ -336,8 +329,11 @@ std::string WebServer::StatusJson() {
   const auto ps = src_.pipeline.stats();
   j["pipeline"] = {{"accepted", ps.accepted},
                    {"refused_busy", ps.refused_busy},
+                   {"refused_disk_full", ps.refused_disk_full},
+                   {"refused_io_error", ps.refused_io_error},
                    {"rejected_unknown", ps.rejected_unknown},
-                   {"commit_failures", ps.commit_failures}};
+                   {"commit_failures", ps.commit_failures},
+                   {"failing", ps.failing}};
 
   Json& drivers = j["drivers"] = Json::array();
   for (const auto& d : src_.drivers) {
@@ -374,8 +370,18 @@ std::string WebServer::MetricsText() {
   m.Family("gateway_readings_refused_total", "counter", "Readings not accepted, by reason.");
   m.Sample("gateway_readings_refused_total", double(ps.refused_busy), "reason=\"busy\"");
   m.Sample("gateway_readings_refused_total", double(ps.rejected_unknown), "reason=\"unknown_sensor\"");
+  m.Sample("gateway_readings_refused_total", double(ps.refused_disk_full), "reason=\"disk_full\"");
+  m.Sample("gateway_readings_refused_total", double(ps.refused_io_error), "reason=\"io_error\"");
   m.One("gateway_readings_dropped_total", "counter", "Readings dropped from the buffer by its disk cap.",
         double(src_.outbox.dropped_total()));
+  m.One("gateway_buffer_lost_readings", "gauge",
+        "Accepted readings found missing at start-up (a lost WAL) or not salvaged from a corrupt file.",
+        double(src_.outbox.lost_at_open()));
+  m.One("gateway_buffer_moved_aside_total", "counter", "Buffer files proven corrupt and moved aside since start.",
+        double(src_.outbox.moved_aside()));
+  m.One("gateway_buffer_reserve_held", "gauge", "1 while the disk reserve file for a full disk is held.",
+        src_.outbox.reserve_held() ? 1.0 : 0.0);
+  m.One("gateway_buffer_ready", "gauge", "1 while commits to the buffer succeed.", ps.failing.empty() ? 1.0 : 0.0);
   m.One("gateway_readings_published_total", "counter", "Readings acknowledged by the broker.",
         double(up.readings_published));
   m.One("gateway_buffer_readings", "gauge", "Readings waiting in the buffer.", double(src_.outbox.depth()));

@@ -117,9 +117,6 @@ class WebServer {
   Histogram latency_;
   int64_t started_unix_ms_ = 0;
   bool stopping_ = false;
-  uint64_t last_commits_ = 0;
-  uint64_t last_commit_failures_ = 0;
-  bool commit_failing_ = false;
 };
 
 }  // namespace gateway::web
