@@ -192,7 +192,7 @@ Status Pipeline::CommitNow() {
     if (s.code() == Status::Code::kNoSpace) stats_.refused_disk_full += raw_count;
     else stats_.refused_io_error += raw_count;
   }
-  OnCommitResult(s, rows.size());
+  OnCommitResult(s, rows.size(), raw_count);
   for (auto& b : batches) {
     if (b.done) b.done(s);
   }
@@ -200,9 +200,15 @@ Status Pipeline::CommitNow() {
   return s;
 }
 
-void Pipeline::OnCommitResult(const Status& s, size_t readings) {
-  const int64_t now = clock_.NowMs();
+void Pipeline::OnCommitResult(const Status& s, size_t readings, size_t raw) {
+  // Wall time, not the readings' clock (which a simulation runs fast): this paces log lines.
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  // A full disk refuses only new readings: derived metrics and deletes still commit,
+  // and their success says nothing about whether the next reading will be taken.
+  if (s.ok() && disk_full_ && raw == 0) return;
   if (s.ok()) {
+    disk_full_ = false;
     if (!stats_.failing.empty()) {
       spdlog::info("pipeline: commits succeed again ({} failed before)", failures_since_log_ + 1);
     }
@@ -227,8 +233,9 @@ void Pipeline::OnCommitResult(const Status& s, size_t readings) {
   } else {
     ++failures_since_log_;
   }
-  stats_.failing = s.code() == Status::Code::kNoSpace ? "the buffer's disk is full: new readings are refused"
-                                                      : "the buffer cannot commit: " + s.message();
+  disk_full_ = s.code() == Status::Code::kNoSpace;
+  stats_.failing = disk_full_ ? "the buffer's disk is full: new readings are refused"
+                              : "the buffer cannot commit: " + s.message();
   if (!pending_derived_.empty() || outbox_.HasPendingAcks()) ScheduleRetry();
 }
 

@@ -89,7 +89,7 @@ class Pipeline final : public ReadingSink {
   void Accept(std::vector<Reading> batch, Done done);
   void ScheduleCommit();
   Status CommitNow();
-  void OnCommitResult(const Status& s, size_t readings);
+  void OnCommitResult(const Status& s, size_t readings, size_t raw);
   void ScheduleRetry();
   void ScheduleTick();
   void QueueDailyReports(int64_t now_ms);
@@ -105,6 +105,7 @@ class Pipeline final : public ReadingSink {
   bool retry_scheduled_ = false;
   std::chrono::milliseconds retry_delay_{250};
   uint64_t failures_since_log_ = 0;
+  bool disk_full_ = false;
   int64_t failure_logged_ms_ = 0;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);
   bool commit_scheduled_ = false;

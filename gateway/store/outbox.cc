@@ -496,7 +496,7 @@ Status Outbox::CommitRefusedForSpace() {
                   path_, kDiskHeadroomBytes, refused_for_space_);
     last_space_log_ms_ = now;
   }
-  return Status::NoSpace("disk full: less than " + std::to_string(kDiskHeadroomBytes) + " bytes free for the buffer");
+  return Status::NoSpace("less than " + std::to_string(kDiskHeadroomBytes) + " bytes free for the buffer");
 }
 
 Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::string* model_state,

@@ -10,16 +10,14 @@ only allowed surplus is duplicates (at-least-once) and probes that were committe
 never acknowledged (the cut came after the sync).
 """
 
-import http.client
-import json
 import os
 import random
-import threading
 import time
 
 import checks
 from gateway import preload_env
 from helpers import base_config, count_pairs, free_port, grid, print_summary, raw_metrics, wait_until
+from probes import Poster
 from sparkplug import Coverage, readings
 
 GROUP, EDGE = "huacao", "gw-commit-kill"
@@ -33,52 +31,6 @@ SIM_FACILITIES = [
 ]
 HTTP_FACILITY = {"id": "station-2", "type": "elderly_station", "name": "Station", "capacity": 30,
                  "sensors": [{"id": "probe-1", "kind": "occupancy", "driver": "http"}]}
-
-
-class Poster(threading.Thread):
-    """Posts probe i = 0, 1, 2, ... one per request; records the 202s."""
-
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.port = port
-        self.error = None
-        self.acked, self.sent = set(), 0
-        self.codes = {}
-        self.stop = threading.Event()
-
-    def run(self):
-        try:
-            self._run()
-        except AssertionError as e:
-            self.error = e
-
-    def _run(self):
-        i = 0
-        conn = None
-        while not self.stop.is_set():
-            body = json.dumps({"facility": "station-2", "sensor": "probe-1",
-                               "readings": [{"point": "probe", "value": i}]})
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("POST", "/api/v1/readings", body, {"Content-Type": "application/json",
-                                                                "Authorization": "Bearer " + TOKEN})
-                resp = conn.getresponse()
-                answer = resp.read()
-                if resp.status == 400:
-                    raise AssertionError("probe %d refused as malformed: %r" % (i, answer))
-                self.sent += 1
-                self.codes[resp.status] = self.codes.get(resp.status, 0) + 1
-                if resp.status == 202:
-                    self.acked.add(i)
-                i += 1  # a refused probe (429, 503) is not retried under its number: it was not accepted
-            except (OSError, http.client.HTTPException):
-                # The gateway is down (cut) or not up yet: the probe counts as not accepted.
-                if conn is not None:
-                    conn.close()
-                conn = None
-                i += 1
-                self.stop.wait(0.05)
 
 
 def test_commit_kill(tmp_path, broker, make_subscriber, make_gateway):
@@ -97,7 +49,7 @@ def test_commit_kill(tmp_path, broker, make_subscriber, make_gateway):
     grid_ts = grid(START, INTERVAL_S, N)
     raw = raw_metrics(SIM_FACILITIES)
     # No timestamps on the probes: the gateway's clock is the simulator's (2024).
-    poster = Poster(port)
+    poster = Poster(port, TOKEN)
     poster.start()
 
     cuts = []
