@@ -28,6 +28,8 @@ FAULT_TESTS = [
     ("test_clock_step.py", "Wall clock stepped back 3 h, forward 27 h, back 40 days, and home"),
     ("test_broker_outage.py", "Broker stopped and restarted mid-stream"),
     ("test_disk_cap.py", "Disk cap reached during an outage"),
+    ("test_disk_faults.py", "A full or failing card: restart with less than the reserve free and with none, "
+                            "EIO bursts of 0.3 s and 5 s during commits and drains, ext4 power cuts, unusable paths"),
     ("test_tls_auth.py", "TLS: mutual TLS and its refusals"),
 ]
 # The tests run on Debian's python3 with its python3-pytest etc., whatever python3 is
@@ -53,6 +55,7 @@ def main():
     env["GATEWAY_SOURCE_DIR"] = ROOT
     # The power-cut seam test_commit_kill.py preloads (tests/CMakeLists.txt builds it).
     env["GATEWAY_FAULT_LIB"] = os.path.join(args.build, "tests", "libkill_at_fsync.so")
+    env["GATEWAY_EIO_LIB"] = os.path.join(args.build, "tests", "libeio_inject.so")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if not os.access(env["GATEWAY_BIN"], os.X_OK):
         sys.exit("no gateway binary in %s: run scripts/build.sh first" % args.build)
@@ -88,7 +91,8 @@ def main():
                platform.release()),
            "- Readings are the raw sensor readings of the simulator's grid: every one of them was accepted "
            "(committed to the buffer) before the fault, so \"lost\" must be 0. \"Duplicated\" readings arrived "
-           "more than once (at-least-once delivery).", ""]
+           "more than once (at-least-once delivery). In the card tests (test_disk_faults.py) they also count "
+           "the numbered HTTP probes answered 202.", ""]
     for test_file, what, rc, last, skips, rows in sections:
         out += ["## %s" % what, "", "`tests/integration/%s`: %s (pytest exit %d)" % (test_file, last, rc), ""]
         for s in skips:

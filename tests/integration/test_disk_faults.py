@@ -23,7 +23,7 @@ import pytest
 import checks
 import disks
 from gateway import preload_env
-from helpers import base_config, free_port, grid, print_summary, raw_metrics, wait_until
+from helpers import base_config, count_pairs, free_port, grid, print_summary, raw_metrics, wait_until
 from probes import Poster
 from sparkplug import Coverage, readings
 from web import get, web_port, web_section
@@ -50,6 +50,9 @@ def _config(data_dir, edge, n, port, speed=600, web=False):
 
 
 def _everything_arrived(sub, grid_ts, acked, timeout, what):
+    """Waits for every grid sample of the simulator and every probe answered 202; returns
+    the figures of the run: accepted (grid readings + acknowledged probes), delivered,
+    lost and duplicated, as scripts/reliability-report.py tabulates them."""
     cov = Coverage(raw_metrics([SIM]), grid_ts)
 
     def done(msgs):
@@ -61,8 +64,13 @@ def _everything_arrived(sub, grid_ts, acked, timeout, what):
     by_metric = readings(msgs)
     problems = checks.conflicting_duplicates(by_metric) + checks.check_types(msgs)
     assert not problems, checks.report(problems)
-    delivered = {int(m["value"]) for m in by_metric.get(PROBE_KEY, [])}
-    return delivered
+    probes = [int(m["value"]) for m in by_metric.get(PROBE_KEY, [])]
+    delivered = set(probes)
+    exp, got, dups, missing = count_pairs(by_metric, grid_ts, raw_metrics([SIM]))
+    assert not missing and acked <= delivered
+    return {"raw_expected": exp + len(acked), "raw_received": got + len(acked & delivered),
+            "lost": sum(map(len, missing.values())) + len(acked - delivered),
+            "raw_duplicates": dups + len(probes) - len(delivered), "probes_acked": len(acked)}
 
 
 def _metric(port, name, label=""):
@@ -113,8 +121,8 @@ def test_restart_on_a_full_card(tmp_path, make_broker, make_subscriber, make_gat
         late = Poster(port, TOKEN)
         late.start()
         wport = web_port(gw)
-        delivered = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
-                                        "every accepted reading after a restart on a full card")
+        figures = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
+                                      "every accepted reading after a restart on a full card")
         assert gw.running(), "the gateway died on the full card"
         # New readings are refused while the card is full, and say when to come back.
         assert wait_until(lambda: late.codes.get(503, 0) > 0, 30), late.codes
@@ -128,10 +136,8 @@ def test_restart_on_a_full_card(tmp_path, make_broker, make_subscriber, make_gat
         assert gw.log_count(MOVED, whole=True) == 0, "a healthy buffer was taken for corrupt"
         if free == "none":
             assert gw.log_count(r"gave up the \d+-byte disk reserve") >= 1
-        print_summary("restart_on_a_full_card_" + free, free_bytes_at_restart=left, probes_acked=len(acked),
-                      probes_delivered=len(delivered & acked), late_refused=late.codes.get(503, 0),
-                      late_acked=len(late_acked))
-        assert acked <= delivered
+        print_summary("restart_on_a_full_card_" + free, **figures, free_bytes_at_restart=left,
+                      refused_503=late.codes.get(503, 0), accepted_while_full=len(late_acked))
     finally:
         card.close()
 
@@ -176,8 +182,8 @@ def test_eio_bursts(tmp_path, make_broker, make_subscriber, make_gateway, phase,
     if phase == "commit":
         assert wait_until(lambda: len(poster.acked) >= 400 and poster.codes.get(202, 0) > 0, 30), poster.codes
         acked = poster.finish()
-    delivered = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
-                                    "every accepted reading after an EIO burst of %s s" % burst_s)
+    figures = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
+                                  "every accepted reading after an EIO burst of %s s" % burst_s)
     assert gw.running(), "the gateway died on the failing card"
     refused_io = _metric(wport, "gateway_readings_refused_total", 'reason="io_error"')
     rc = gw.terminate(timeout=30)
@@ -189,9 +195,8 @@ def test_eio_bursts(tmp_path, make_broker, make_subscriber, make_gateway, phase,
         assert "buffer" in why, why
     aside = [p for p in os.listdir(tmp_path / "data") if "corrupt" in p]
     assert not aside, aside
-    print_summary("eio_%s_%s" % (phase, burst_s), probes_acked=len(acked), probes_delivered=len(delivered & acked),
-                  http_answers=poster.codes, refused_io_error=int(refused_io))
-    assert acked <= delivered
+    print_summary("eio_%s_%ss" % (phase, burst_s), **figures,
+                  http_503=poster.codes.get(503, 0), refused_io_error=int(refused_io), moved_aside=0)
 
 
 def test_power_cuts(tmp_path, broker, make_subscriber, make_gateway):
@@ -223,14 +228,12 @@ def test_power_cuts(tmp_path, broker, make_subscriber, make_gateway):
             assert gw.log_count(MOVED) == 0, "cycle %d: a move-aside after a power cut" % (cycle + 1)
         assert wait_until(lambda: len(poster.acked) >= 50, 30)
         acked = poster.finish()
-        delivered = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
-                                        "every accepted reading after %d power cuts" % cycles)
+        figures = _everything_arrived(sub, grid(START, INTERVAL_S, n), acked, 120,
+                                      "every accepted reading after %d power cuts" % cycles)
         rc = gw.terminate(timeout=30)
         assert rc == 0, rc
         assert gw.log_count(MOVED, whole=True) == 0
-        print_summary("power_cuts", cuts=cycles, probes_acked=len(acked), probes_delivered=len(delivered & acked),
-                      http_answers=poster.codes, seed=seed)
-        assert acked <= delivered
+        print_summary("power_cuts", **figures, cuts=cycles, move_aside_attempts=0, seed=seed)
     finally:
         card.close()
 
