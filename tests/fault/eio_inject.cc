@@ -18,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fd_path.h"
+
 namespace {
 
 struct Settings {
@@ -40,16 +42,7 @@ const Settings& Get() {
 
 std::atomic<unsigned long> g_failed{0};
 
-bool IsBuffer(int fd) {
-  char link[64], path[4096];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  const ssize_t len = readlink(link, path, sizeof path - 1);
-  if (len < 9) return false;
-  path[len] = '\0';
-  const char* base = std::strrchr(path, '/');
-  base = base ? base + 1 : path;
-  return std::strcmp(base, "buffer.db") == 0 || std::strcmp(base, "buffer.db-wal") == 0;
-}
+bool IsBuffer(int fd) { return fault::FdNameIs(fd, {"buffer.db", "buffer.db-wal"}); }
 
 bool Fail(int fd, bool op) {
   const Settings& s = Get();

@@ -20,6 +20,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fd_path.h"
+
 namespace {
 
 using SyncFn = int (*)(int);
@@ -42,14 +44,7 @@ const Settings& Get() {
 
 std::atomic<long> g_wal_syncs{0};
 
-bool IsWal(int fd) {
-  char link[64], path[4096];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  const ssize_t len = readlink(link, path, sizeof path - 1);
-  if (len < 4) return false;
-  path[len] = '\0';
-  return std::strcmp(path + len - 4, "-wal") == 0;
-}
+bool IsWal(int fd) { return fault::FdPathEndsWith(fd, "-wal"); }
 
 void Cut() {
   static const char msg[] = "kill_at_fsync: power cut at a WAL commit\n";
