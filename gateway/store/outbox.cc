@@ -111,9 +111,15 @@ Status Outbox::OpenReleasingReserve() {
 Status Outbox::OpenOrRecover() {
   Status s = OpenFile();
   if (s.code() == Status::Code::kCorruption) {
-    // OpenFile's corruption comes from the quick_check's findings (or from SQLite
-    // refusing the header): proof enough, unlike an error in the middle of a commit.
-    s = Replace(s.message());
+    // A second open and check, from nothing cached, must find the damage too: a card
+    // that returns one bad read at start-up does not cost the buffer.
+    CloseDb();
+    Status again = OpenFile();
+    if (again.code() != Status::Code::kCorruption) {
+      if (again.ok()) spdlog::warn("buffer {}: a first check found '{}', a second found it intact", path_, s.message());
+      return again;
+    }
+    s = Replace(again.message());
   }
   return s;
 }
@@ -226,15 +232,9 @@ Status Outbox::OpenFile() {
   // the medium, not in the page cache, when the power goes. NORMAL (configurable)
   // trades the last commits before a power cut for fewer fsyncs on fragile SD cards.
   const std::string sync = config_.synchronous == "normal" ? "NORMAL" : "FULL";
-  // The WAL is checkpointed at SQLite's default of 1000 pages (4 MiB) and cut back to
-  // 4 MiB after, so the disk headroom kept free (HasHeadroom: 8 MiB) always covers a
-  // full WAL plus its checkpoint. (Checkpointing every 1 MiB was measured to put a
-  // checkpoint's fsync in front of more than 1 % of readings: p99 latency 120 ms
-  // instead of 33 ms.) The page cache is small so that RSS does not grow with the
-  // backlog.
-  s = db_.Exec("PRAGMA synchronous=" + sync +
-               "; PRAGMA journal_size_limit=4194304;"
-               " PRAGMA cache_size=-2048; PRAGMA temp_store=MEMORY;");
+  // The page cache is small so that RSS does not grow with the backlog. (The WAL's
+  // size is set below, once the page size is known.)
+  s = db_.Exec("PRAGMA synchronous=" + sync + "; PRAGMA cache_size=-2048; PRAGMA temp_store=MEMORY;");
   if (!s.ok()) return s;
   // A cheap structural check at start-up: a file damaged by a power cut on a bad SD
   // card is found here rather than mid-stream.
@@ -245,8 +245,12 @@ Status Outbox::OpenFile() {
   if (!s.ok()) return s;
   auto ps = db_.QueryInt("PRAGMA page_size");
   if (ps.ok()) page_size_ = ps.value();
-  // max_disk_mb covers the WAL too: it is checkpointed at a quarter of the cap (at
-  // most SQLite's default of 1000 pages) and cut back to that size after.
+  // max_disk_mb covers the WAL too: it is checkpointed at a quarter of the cap, at most
+  // SQLite's default of 1000 pages (4 MiB), and cut back to that size after, so the
+  // disk headroom kept free (HasHeadroom: 8 MiB) always covers a full WAL plus its
+  // checkpoint. (Checkpointing every 1 MiB on a large cap was measured to put a
+  // checkpoint's fsync in front of more than 1 % of readings: p99 latency 120 ms
+  // instead of 33 ms; a small cap pays that for its size.)
   const uint64_t wal_bytes = std::clamp<uint64_t>(config_.max_disk_bytes / 4, 16 * uint64_t(page_size_),
                                                   1000 * uint64_t(page_size_));
   s = db_.Exec("PRAGMA wal_autocheckpoint=" + std::to_string(wal_bytes / uint64_t(page_size_)) +
