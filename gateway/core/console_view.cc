@@ -44,7 +44,7 @@ std::string Pad(const std::string& s, size_t width) {
 // that operator inserts at the front of the temporary (a memmove within its own
 // buffer), and GCC 12 at -O3 inlines it into a copy whose length it cannot bound and
 // reports a false -Wrestrict overlap (Debian 12, Release builds). Appending is also
-// one allocation instead of three.
+// fewer temporaries.
 std::string Bar(uint32_t value, uint32_t capacity, int width) {
   const size_t w = width > 0 ? static_cast<size_t>(width) : 0;
   const size_t filled =
