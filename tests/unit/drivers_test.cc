@@ -99,6 +99,20 @@ TEST_CASE("modbus: register decoding with byte and word order, scale and offset"
   CHECK(std::get<int32_t>(modbus::DecodeRegisters(neg, 1, Reg(T::kInt16)).value()) == -35);
   uint16_t f[2] = {0x449A, 0x5000};  // 1234.5f
   CHECK(std::get<float>(modbus::DecodeRegisters(f, 2, Reg(T::kFloat32)).value()) == 1234.5f);
+  // Scaled (or offset), a float32 is Double like every scaled register
+  // (docs/wire-format.md): 1234.5 * 0.1 keeps its double digits.
+  auto fs = Reg(T::kFloat32);
+  fs.scale = 0.1;
+  auto scaled = modbus::DecodeRegisters(f, 2, fs);
+  REQUIRE(scaled.ok());
+  REQUIRE(std::holds_alternative<double>(scaled.value()));
+  CHECK(std::get<double>(scaled.value()) == double(1234.5f) * 0.1);
+  auto fo = Reg(T::kFloat32);
+  fo.offset = -1;
+  CHECK(std::get<double>(modbus::DecodeRegisters(f, 2, fo).value()) == 1233.5);
+  // `as` still wins over the default.
+  fs.as = gateway::PointType::kFloat;
+  CHECK(std::get<float>(modbus::DecodeRegisters(f, 2, fs).value()) == float(double(1234.5f) * 0.1));
   uint16_t nan[2] = {0x7FC0, 0x0000};
   CHECK_FALSE(modbus::DecodeRegisters(nan, 2, Reg(T::kFloat32)).ok());
   CHECK_FALSE(modbus::DecodeRegisters(w, 1, Reg(T::kUInt32)).ok());  // short
