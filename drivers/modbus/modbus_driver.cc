@@ -193,8 +193,12 @@ struct ModbusDriver::Impl {
     uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
     const int n = modbus_receive_confirmation(d.ctx, rsp);
     if (n < 0) return -1;
-    words.resize(b.count);
-    bits.resize(b.count);
+    const bool registers = function == MODBUS_FC_READ_HOLDING_REGISTERS || function == MODBUS_FC_READ_INPUT_REGISTERS;
+    if (registers) {
+      words.resize(b.count);
+    } else {
+      bits.resize(b.count);
+    }
     const int err = CheckTcpReadReply(req, rsp, size_t(n), words.data(), bits.data());
     if (err != 0) {
       if (IsWrongUnit(err)) d.refused_unit = rsp[6];
