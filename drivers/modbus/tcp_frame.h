@@ -11,9 +11,9 @@
 // with modbus_receive_confirmation (libmodbus's framing and response timeout), and
 // checks it here: transaction id, protocol id, MBAP length, unit id, function code,
 // exception, byte count. modbus_send_raw_request is not used because in 3.1.6 it
-// always sends transaction id 0, which would lose the one check libmodbus does make
-// (modbus_send_raw_request_tid came in 3.1.11). RTU needs none
-// of this: libmodbus checks the slave address of an RTU reply (EMBBADSLAVE).
+// always sends transaction id 0, which would lose the transaction id check
+// (modbus_send_raw_request_tid came in 3.1.11). RTU needs none of this: libmodbus
+// checks the slave address of an RTU reply (EMBBADSLAVE).
 //
 // Errors are libmodbus's errno values, so that the driver treats both paths alike:
 // EMBXILFUN..EMBXGTAR for an exception reply, EMBBADEXC for a malformed exception,
