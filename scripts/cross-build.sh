@@ -14,6 +14,8 @@
 # mirror in mid-sync (or a host with security updates the ARCH index lacks) breaks;
 # the sysroot leaves the host's packages alone. Set GATEWAY_SYSROOT to reuse one, and
 # DEBIAN_MIRROR (default http://deb.debian.org/debian) for another mirror.
+# BUILD_TYPE sets CMAKE_BUILD_TYPE (default RelWithDebInfo, as the package is built),
+# BUILD_DIR the build directory, WERROR=ON makes warnings errors (the test command).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 arch="${1:-}"
@@ -71,7 +73,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-$arch.cmake" \
-  -DGATEWAY_SYSROOT="$sysroot" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+  -DGATEWAY_SYSROOT="$sysroot" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+  -DGATEWAY_WERROR="${WERROR:-OFF}" >/dev/null
 cmake --build "$build" -j"${JOBS:-2}"
 (cd "$build" && cpack -G DEB >/dev/null)
 deb="$(ls "$build"/community-gateway_*_"$arch".deb)"

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "modbus/register_map.h"
+#include "modbus/tcp_frame.h"
 
 namespace modbus {
 
@@ -30,6 +31,9 @@ constexpr auto kRetryPause = milliseconds(50);
 
 bool IsException(int err) { return err >= EMBXILFUN && err <= EMBXGTAR; }
 bool IsMalformed(int err) { return err >= EMBBADCRC && err <= EMBBADSLAVE; }
+// A reply that carries another unit id (TCP: MBAP byte 6, checked in tcp_frame.cc; RTU:
+// the slave address, checked by libmodbus).
+bool IsWrongUnit(int err) { return err == EMBBADSLAVE; }
 
 // What the workers and the commit callbacks share. Held by shared_ptr so that a commit
 // callback that runs after Stop() (the pipeline answers kShutdown later) finds it alive.
@@ -49,6 +53,8 @@ struct Device {
   Clock::time_point next_poll{};
   int64_t backoff_ms = 0;
   uint64_t failures = 0;              // consecutive failed polls
+  uint16_t transaction = 0;           // TCP: the last MBAP transaction id sent
+  uint8_t refused_unit = 0;           // TCP: the unit id of the last reply refused for it
 };
 
 }  // namespace
@@ -136,10 +142,75 @@ struct ModbusDriver::Impl {
     d.connected = false;
   }
 
+  // RTU: libmodbus's read functions, which check the slave address of the reply.
+  // Returns the number of values read, or -1 with errno set.
+  static int RequestRtu(Device& d, const modbus::ReadBlock& b, std::vector<uint16_t>& words,
+                        std::vector<uint8_t>& bits) {
+    using Tb = gateway::ModbusRegisterConfig::Table;
+    switch (b.table) {
+      case Tb::kHolding:
+        words.resize(b.count);
+        return modbus_read_registers(d.ctx, int(b.address), int(b.count), words.data());
+      case Tb::kInput:
+        words.resize(b.count);
+        return modbus_read_input_registers(d.ctx, int(b.address), int(b.count), words.data());
+      case Tb::kCoil:
+        bits.resize(b.count);
+        return modbus_read_bits(d.ctx, int(b.address), int(b.count), bits.data());
+      case Tb::kDiscreteInput:
+        bits.resize(b.count);
+        return modbus_read_input_bits(d.ctx, int(b.address), int(b.count), bits.data());
+    }
+    errno = EINVAL;
+    return -1;
+  }
+
+  // TCP: libmodbus does not check the unit id of a TCP reply, so the request is framed
+  // and the reply checked in tcp_frame.cc (see there why). The request is written on
+  // libmodbus's socket in one send() (12 bytes, one request in flight per connection);
+  // modbus_receive_confirmation reads exactly one reply within the response timeout.
+  // Every failure closes the connection (ReadBlock), so a late reply to a timed-out
+  // request can never be taken for the next one's, whatever its transaction id.
+  // Returns the number of values read, or -1 with errno set; the unit id of a refused
+  // reply is left in d.refused_unit for the log.
+  static int RequestTcp(Device& d, const modbus::ReadBlock& b, std::vector<uint16_t>& words,
+                        std::vector<uint8_t>& bits) {
+    using Tb = gateway::ModbusRegisterConfig::Table;
+    uint8_t function = MODBUS_FC_READ_HOLDING_REGISTERS;
+    switch (b.table) {
+      case Tb::kHolding: function = MODBUS_FC_READ_HOLDING_REGISTERS; break;
+      case Tb::kInput: function = MODBUS_FC_READ_INPUT_REGISTERS; break;
+      case Tb::kCoil: function = MODBUS_FC_READ_COILS; break;
+      case Tb::kDiscreteInput: function = MODBUS_FC_READ_DISCRETE_INPUTS; break;
+    }
+    const auto req = BuildTcpReadRequest(++d.transaction, uint8_t(d.cfg->unit_id), function, uint16_t(b.address),
+                                         uint16_t(b.count));
+    const ssize_t sent = ::send(modbus_get_socket(d.ctx), req.data(), req.size(), MSG_NOSIGNAL);
+    if (sent != ssize_t(req.size())) {
+      if (sent >= 0) errno = EMBBADDATA;  // a short write: the stream is out of step
+      return -1;
+    }
+    uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+    const int n = modbus_receive_confirmation(d.ctx, rsp);
+    if (n < 0) return -1;
+    const bool registers = function == MODBUS_FC_READ_HOLDING_REGISTERS || function == MODBUS_FC_READ_INPUT_REGISTERS;
+    if (registers) {
+      words.resize(b.count);
+    } else {
+      bits.resize(b.count);
+    }
+    const int err = CheckTcpReadReply(req, rsp, size_t(n), words.data(), bits.data());
+    if (err != 0) {
+      if (IsWrongUnit(err)) d.refused_unit = rsp[6];
+      errno = err;
+      return -1;
+    }
+    return int(b.count);
+  }
+
   // One request with retries. Returns 0 on success, the last errno otherwise.
   int ReadBlock(Line& line, Device& d, const modbus::ReadBlock& b, std::vector<uint16_t>& words,
                 std::vector<uint8_t>& bits) {
-    using Tb = gateway::ModbusRegisterConfig::Table;
     int err = 0;
     for (int attempt = 0; attempt <= d.cfg->retries; ++attempt) {
       if (attempt > 0 && !SleepUntil(Clock::now() + kRetryPause * attempt)) return ECANCELED;
@@ -148,25 +219,7 @@ struct ModbusDriver::Impl {
         ++stats.request_errors;
         continue;
       }
-      int n = -1;
-      switch (b.table) {
-        case Tb::kHolding:
-          words.resize(b.count);
-          n = modbus_read_registers(d.ctx, int(b.address), int(b.count), words.data());
-          break;
-        case Tb::kInput:
-          words.resize(b.count);
-          n = modbus_read_input_registers(d.ctx, int(b.address), int(b.count), words.data());
-          break;
-        case Tb::kCoil:
-          bits.resize(b.count);
-          n = modbus_read_bits(d.ctx, int(b.address), int(b.count), bits.data());
-          break;
-        case Tb::kDiscreteInput:
-          bits.resize(b.count);
-          n = modbus_read_input_bits(d.ctx, int(b.address), int(b.count), bits.data());
-          break;
-      }
+      int n = line.rtu ? RequestRtu(d, b, words, bits) : RequestTcp(d, b, words, bits);
       if (n == int(b.count)) return 0;
       err = n < 0 ? errno : EMBBADDATA;
       ++stats.request_errors;
@@ -175,7 +228,16 @@ struct ModbusDriver::Impl {
         ++stats.exceptions;
         return err;
       }
-      if (IsMalformed(err)) {
+      if (IsWrongUnit(err)) {
+        // Refused: it is another device's answer (or a gateway's mix-up), so nothing of
+        // it is published. Retried on a fresh connection like a malformed reply; a
+        // device that only ever gets answers from another unit goes offline.
+        ++stats.wrong_unit;
+        const std::string who = line.rtu ? "another unit" : "unit " + std::to_string(d.refused_unit);
+        spdlog::warn("modbus {}: reply to a read of {} at {} came from {}, not unit {}: refused", d.cfg->id, b.count,
+                     b.address, who, d.cfg->unit_id);
+        NoteError(d.cfg->id + ": reply from " + who + ", not unit " + std::to_string(d.cfg->unit_id));
+      } else if (IsMalformed(err)) {
         ++stats.bad_replies;
         spdlog::warn("modbus {}: malformed reply to a read of {} at {}: {}", d.cfg->id, b.count, b.address,
                      modbus_strerror(err));
@@ -343,7 +405,8 @@ gateway::DriverStats ModbusDriver::Stats() const {
   const auto& s = impl_->stats;
   gateway::DriverStats out;
   out.readings = s.readings.load();
-  out.errors = s.failed_polls.load() + s.bad_replies.load() + s.exceptions.load() + s.bad_values.load();
+  out.errors = s.failed_polls.load() + s.bad_replies.load() + s.wrong_unit.load() + s.exceptions.load() +
+               s.bad_values.load();
   std::lock_guard<std::mutex> lk(impl_->error_mu);
   out.last_error = impl_->last_error;
   return out;
@@ -424,10 +487,10 @@ void ModbusDriver::Stop() {
   }
   const auto& s = m.stats;
   if (!m.lines.empty()) {
-    spdlog::info("modbus: {} polls, {} failed, {} request errors, {} malformed replies, {} exceptions, {} bad values, "
-                 "{} readings",
+    spdlog::info("modbus: {} polls, {} failed, {} request errors, {} malformed replies, {} replies from another "
+                 "unit, {} exceptions, {} bad values, {} readings",
                  s.polls.load(), s.failed_polls.load(), s.request_errors.load(), s.bad_replies.load(),
-                 s.exceptions.load(), s.bad_values.load(), s.readings.load());
+                 s.wrong_unit.load(), s.exceptions.load(), s.bad_values.load(), s.readings.load());
   }
 }
 

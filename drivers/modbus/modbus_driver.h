@@ -12,7 +12,10 @@
 // device's sensors offline (the raw point sensors/{id}/online = false, which the
 // facility model follows) and the device is retried with exponential backoff up to
 // backoff_max_ms. Modbus exception replies and malformed replies are logged and
-// counted; they never stop the driver.
+// counted; they never stop the driver. A reply that carries another unit id than the
+// device's (Modbus TCP behind a gateway to an RS-485 bus, or RTU) is refused: logged,
+// counted, retried like a malformed one, never published (see tcp_frame.h for how,
+// since libmodbus does not check it on TCP).
 //
 // Threads: constructed, started and stopped on the core's loop thread. Stop() wakes
 // the workers (shutting down their sockets) and joins them; it returns within about
@@ -35,6 +38,7 @@ struct ModbusStats {
   std::atomic<uint64_t> failed_polls{0};    // polls that failed after retries
   std::atomic<uint64_t> request_errors{0};  // single requests that failed (before retries)
   std::atomic<uint64_t> bad_replies{0};     // malformed replies (CRC, length, function)
+  std::atomic<uint64_t> wrong_unit{0};      // replies refused for carrying another unit id
   std::atomic<uint64_t> exceptions{0};      // Modbus exception replies (illegal address...)
   std::atomic<uint64_t> bad_values{0};      // values that did not decode (NaN, range)
   std::atomic<uint64_t> busy_retries{0};    // batches offered again after kBusy
@@ -51,8 +55,8 @@ class ModbusDriver final : public gateway::Driver {
   void Stop() override;
 
   const ModbusStats& stats() const;
-  // Readings committed; errors = failed polls + malformed replies + exception replies +
-  // undecodable values; the last of them in words.
+  // Readings committed; errors = failed polls + malformed replies + replies from
+  // another unit + exception replies + undecodable values; the last of them in words.
   gateway::DriverStats Stats() const override;
 
  private:

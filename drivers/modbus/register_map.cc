@@ -114,8 +114,11 @@ Result<Value> DecodeRegisters(const uint16_t* words, size_t n, const ModbusRegis
     d = d * e.scale + e.offset;
     if (!std::isfinite(d)) return Status::InvalidArgument("scaled value is not finite");
     raw = d;
-    // A scaled counter (x10 register) stays a whole number; anything else is a measurement.
-    if (natural != PointType::kFloat) natural = PointType::kDouble;
+    // Scaled (or offset) values are Double whatever the register, float32 included
+    // (docs/wire-format.md, config/example.yaml): raw * scale is computed in double,
+    // and a Float would round it again to 24 bits. A point of the wire contract
+    // (entries_total ...) still gets its own type through `as: auto` below.
+    natural = PointType::kDouble;
   }
   return drivers::Convert(raw, e.as, e.point, natural);
 }

@@ -3,7 +3,8 @@
 // Plans the requests (adjacent entries of one table are read together, up to the
 // protocol's limits) and decodes register words into typed point values: int16,
 // uint16, int32, uint32, float32 with byte and word order, then scale and offset,
-// then the point's type. Pure and allocation-light so that it can be fuzzed.
+// then the point's type (`as`; by default a known point's wire type, else the
+// register's own: Int32, UInt32 or Float, and Double when scaled or offset). Pure and allocation-light so that it can be fuzzed.
 // Any thread; an instance is immutable after construction.
 #pragma once
 

@@ -1,11 +1,12 @@
 // libFuzzer target: Modbus register decoding and read planning, with the map entry and
-// the register words both taken from the input.
+// the register words both taken from the input; the input as a Modbus TCP reply.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "modbus/register_map.h"
+#include "modbus/tcp_frame.h"
 #include "mqtt_subscriber/mqtt_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -47,6 +48,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       (void)modbus::DecodeRegisters(words.data(), words.size(), e);
     }
+  }
+  // The same bytes as a Modbus TCP reply to a read (registers or bits) from unit data[6]:
+  // whatever it holds, a reply from another unit is never accepted.
+  if (size >= 12) {
+    const uint8_t function = uint8_t(1 + data[7] % 4);
+    const bool registers = function >= 3;
+    const uint16_t count = registers ? uint16_t(1 + data[8] % 125) : uint16_t(1 + (data[8] << 3 | data[9]) % 2000);
+    const uint8_t unit = (data[10] & 1) ? uint8_t(data[6] ^ 1) : data[6];
+    const auto req = modbus::BuildTcpReadRequest(uint16_t(data[0] << 8 | data[1]), unit, function, 0, count);
+    uint16_t reg_out[125];
+    uint8_t bit_out[2000];
+    const int err = modbus::CheckTcpReadReply(req, data, size, reg_out, bit_out);
+    if (err == 0 && data[6] != unit) __builtin_trap();
   }
   // The MQTT packet parser sees the same bytes as a broker's stream.
   std::string_view stream(reinterpret_cast<const char*>(data), size);

@@ -2,12 +2,14 @@
 real pymodbus RTU server on the other.
 
 Proves at the platform side: registers decode over RTU framing; replies with a bad CRC
-are logged, counted and retried; when the device and its line go away the sensor goes
+are logged, counted and retried; replies from another slave address are refused (not
+published), logged and counted; when the device and its line go away the sensor goes
 offline, and when they come back (a new pty behind the same path, as a USB adapter
 re-plugged) the port is reopened and the readings resume.
 """
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -15,7 +17,7 @@ import pytest
 
 from helpers import UINT64, base_config, wait_until
 from modbus_peer import ModbusPeer, u32_words
-from sparkplug import latest, value_is
+from sparkplug import latest, readings, value_is
 
 GROUP, EDGE = "huacao", "gw-rtu"
 
@@ -75,6 +77,18 @@ def test_modbus_rtu(tmp_path, broker, make_subscriber, make_gateway):
         dev.set("ir", 0, u32_words(507, "little"))
         sub.wait_for(value_is("fit-1", "visits/entries", 7), 10, "visits 7 after bad CRCs")
 
+        # Another slave address answers (valid CRC): libmodbus refuses it on RTU, the
+        # driver logs and counts it like a TCP reply from another unit id.
+        dev.answer_as(9)
+        dev.set("ir", 0, u32_words(508, "little"))
+        gw.wait_log(r"modbus rs485-1: reply to a read of \d+ at \d+ came from another unit, not unit 3: refused", 10)
+        sub.wait_for(value_is("fit-1", "sensors/gate-1/online", False), 10, "gate-1 offline: only slave 9 answers")
+        got = readings(sub.snapshot()).get(("fit-1", "sensors/gate-1/entries_total"), [])
+        assert 508 not in [m["value"] for m in got], "a reply from slave 9 was published"
+        dev.answer_as(None)
+        sub.wait_for(value_is("fit-1", "sensors/gate-1/online", True), 10, "gate-1 online: slave 3 answers again")
+        sub.wait_for(value_is("fit-1", "visits/entries", 8), 10, "visits 8 from slave 3's reply")
+
         # The device and its line go away, then come back behind the same path.
         dev.kill()
         line.stop()
@@ -85,6 +99,7 @@ def test_modbus_rtu(tmp_path, broker, make_subscriber, make_gateway):
         sub.wait_for(value_is("fit-1", "sensors/gate-1/online", True), 20, "gate-1 online again")
         sub.wait_for(value_is("fit-1", "visits/entries", 10), 10, "visits 10 after the line came back")
         assert gw.terminate(timeout=30) == 0
+        assert re.search(r"[1-9]\d* replies from another unit", gw.log_text()), "refusals not counted"
     finally:
         dev.kill()
         line.stop()

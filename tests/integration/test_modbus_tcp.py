@@ -5,16 +5,22 @@ its byte/word order, scale and offset; a 32-bit and a 16-bit counter that wrap a
 counted right in visits/entries and meals/served; malformed replies are logged, counted
 and survived; a device that hangs (SIGSTOP) and one that dies (SIGKILL) go offline
 (sensors/{id}/online = false) while the other device keeps reporting on time, and come
-back online with their data when they return.
+back online with their data when they return. And, against a device behind an RS-485
+gateway: a reply that carries another unit id is refused (never published), logged and
+counted; a scaled float32 register is Double on the wire.
 """
 
+import json
 import os
+import re
 import signal
+import struct
 import time
 
 from helpers import UINT64, BOOLEAN, FLOAT, DOUBLE, UINT32, base_config, free_port
 from modbus_peer import ModbusPeer, f32_words, i16_word, u32_words
-from sparkplug import latest, value_is
+from sparkplug import latest, readings, value_is
+from web import get, web_port, web_section
 
 GROUP, EDGE = "huacao", "gw-modbus"
 
@@ -135,3 +141,84 @@ def test_modbus_tcp(tmp_path, broker, make_subscriber, make_gateway):
     finally:
         a.kill()
         b.kill()
+
+
+def driver_errors(port, driver="modbus"):
+    status, _, body = get(port, "/metrics")
+    assert status == 200, body
+    m = re.search(r'^gateway_driver_errors_total\{driver="%s"\} (\S+)$' % driver, body, re.M)
+    assert m, "no gateway_driver_errors_total for %s in /metrics" % driver
+    return float(m.group(1))
+
+
+def test_modbus_tcp_reply_from_another_unit(tmp_path, broker, make_subscriber, make_gateway):
+    """A device (unit 5) behind a TCP-to-RS-485 gateway, here a real pymodbus server told
+    to put unit 7 into its replies: libmodbus alone would take them for unit 5's. They
+    must be refused: no value of them published, a log line, the driver's error counter
+    (/metrics, /api/status); the device is offline until its own replies come back."""
+    port = free_port()
+    peer = ModbusPeer("tcp", port, log_path=str(tmp_path / "peer.log"))
+    try:
+        peer.start()
+        peer.set("hr", 0, u32_words(100))
+        peer.set("ir", 14, f32_words(12345.678))
+        facilities = [{"id": "canteen-1", "type": "canteen", "name": "Canteen", "capacity": 80,
+                       "sensors": [{"id": "door-1", "kind": "door_counter", "driver": "modbus"}]}]
+        cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
+        cfg["simulator"] = {"enabled": False}
+        cfg["web"] = web_section()
+        cfg["drivers"] = {"modbus": {"devices": [
+            {"id": "rs485-gw", "facility": "canteen-1", "sensor": "door-1", "transport": "tcp",
+             "host": "127.0.0.1", "port": port, "unit_id": 5, "poll_interval_ms": 200, "timeout_ms": 300,
+             "retries": 1, "backoff_max_ms": 400,
+             "registers": [
+                 {"point": "entries_total", "address": 0, "type": "uint32"},
+                 # Scaled: Double, as docs/wire-format.md promises (a Float would round it).
+                 {"point": "flow_m3h", "table": "input", "address": 14, "type": "float32", "scale": 0.001},
+             ]}]}}
+        sub = make_subscriber(broker)
+        gw = make_gateway(cfg, [broker.uri])
+        wport = web_port(gw)
+
+        # The device's own replies (unit 5 echoed) are taken.
+        sub.wait_for(value_is("canteen-1", "sensors/door-1/entries_total", 100), 30, "entries 100 from unit 5")
+        flow = latest(sub.snapshot(), "canteen-1", "sensors/door-1/flow_m3h")
+        assert flow is not None, "no flow_m3h"
+        assert flow["datatype"] == DOUBLE, "scaled float32: datatype %s, want Double" % flow["datatype"]
+        (f32,) = struct.unpack(">f", struct.pack(">f", 12345.678))
+        assert abs(flow["value"] - f32 * 0.001) < 1e-12, flow["value"]
+        errors_before = driver_errors(wport)
+
+        # Unit 7 answers instead; the register changes meanwhile.
+        peer.answer_as(7)
+        peer.set("hr", 0, u32_words(150))
+        refused = r"modbus rs485-gw: reply to a read of \d+ at \d+ came from unit 7, not unit 5: refused"
+        gw.wait_log(refused, 10)
+        sub.wait_for(value_is("canteen-1", "sensors/door-1/online", False), 10, "door-1 offline: only unit 7 answers")
+        # Counted: every refused reply (logged before this scrape) is one error, and the
+        # poll that failed from them another; failed polls alone would be half as many.
+        n_refused = gw.log_count(refused)
+        assert n_refused >= 2, "retries: 1, so at least 2 refused replies per failed poll"
+        errors = driver_errors(wport) - errors_before
+        assert errors >= n_refused + 1, "driver errors +%s for %s refused replies" % (errors, n_refused)
+        status, _, body = get(wport, "/api/status")
+        assert status == 200, body
+        st = json.loads(body)
+        modbus = [d for d in st["drivers"] if d["name"] == "modbus"]
+        assert modbus and modbus[0]["errors"] >= n_refused + 1, st["drivers"]
+        assert any("came from unit 7, not unit 5: refused" in e["text"] for e in st["errors"]), st["errors"]
+        # Nothing of unit 7's replies was published.
+        got = readings(sub.snapshot(), types=("DBIRTH", "DDATA")).get(("canteen-1", "sensors/door-1/entries_total"), [])
+        assert all(m["value"] == 100 for m in got), [m["value"] for m in got]
+
+        # Its own replies again: online, and the new value.
+        peer.answer_as(None)
+        sub.wait_for(value_is("canteen-1", "sensors/door-1/online", True), 15, "door-1 online again")
+        sub.wait_for(value_is("canteen-1", "sensors/door-1/entries_total", 150), 10, "entries 150 from unit 5")
+
+        assert gw.terminate(timeout=30) == 0
+        n_refused = gw.log_count(refused)
+        m = re.search(r"(\d+) replies from another unit", gw.log_text())
+        assert m and int(m.group(1)) == n_refused, "summary %r, %d refusals logged" % (m and m.group(0), n_refused)
+    finally:
+        peer.kill()

@@ -8,6 +8,9 @@ and answers each with "ok":
   {"op": "set", "table": "hr"|"ir"|"co"|"di", "address": 0, "values": [1, 2]}
   {"op": "garble", "count": 3}   the next 3 replies are corrupted on the wire
                                  (TCP: wrong function code; RTU: wrong CRC)
+  {"op": "answer_as", "unit": 7} every reply carries unit id 7, whatever the request's
+                                 (a TCP gateway to an RS-485 bus that mixes up its
+                                 devices); "unit": null goes back to echoing it
 ModbusPeer is the test-side handle.
 """
 
@@ -67,6 +70,10 @@ class ModbusPeer:
     def garble(self, count):
         self._command({"op": "garble", "count": count})
 
+    def answer_as(self, unit):
+        """Replies carry unit id `unit` from now on (None: the request's, as normal)."""
+        self._command({"op": "answer_as", "unit": unit})
+
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
@@ -112,11 +119,15 @@ def _serve(mode, where, baud):
     for table, address, values in json.loads(os.environ.get("MODBUS_PEER_INIT", "[]")):
         context[0].setValues(_FC[table], address, values)
     garble = [0]
+    answer_as = [None]
     lock = threading.Lock()
     framer = ModbusSocketFramer if mode == "tcp" else ModbusRtuFramer
 
     def manipulate(response):
         with lock:
+            if answer_as[0] is not None:
+                # pymodbus encodes the reply (MBAP byte 6 for TCP) from this field.
+                response.unit_id = answer_as[0]
             if garble[0] <= 0:
                 return response, False
             garble[0] -= 1
@@ -136,6 +147,9 @@ def _serve(mode, where, baud):
             elif cmd["op"] == "garble":
                 with lock:
                     garble[0] = cmd["count"]
+            elif cmd["op"] == "answer_as":
+                with lock:
+                    answer_as[0] = cmd["unit"]
             print("ok", flush=True)
         os._exit(0)  # stdin closed: the test is gone
 

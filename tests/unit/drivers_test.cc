@@ -1,8 +1,9 @@
 // Unit tests of the drivers' pure parts: point types and conversions, Modbus register
-// decoding and read planning, MQTT packet codec and topic matching, the MQTT JSON
+// decoding and read planning, Modbus TCP frames (the unit id check), MQTT packet codec and topic matching, the MQTT JSON
 // mapping, the HTTP ingest body, and the facility model's handling of what drivers
 // add (a driver's online point, 16-bit counter wraps).
 #include <catch2/catch.hpp>
+#include <modbus.h>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "core/facility_model.h"
 #include "http_ingest/ingest_body.h"
 #include "modbus/register_map.h"
+#include "modbus/tcp_frame.h"
 #include "mqtt_subscriber/json_mapping.h"
 #include "mqtt_subscriber/mqtt_codec.h"
 
@@ -99,6 +101,20 @@ TEST_CASE("modbus: register decoding with byte and word order, scale and offset"
   CHECK(std::get<int32_t>(modbus::DecodeRegisters(neg, 1, Reg(T::kInt16)).value()) == -35);
   uint16_t f[2] = {0x449A, 0x5000};  // 1234.5f
   CHECK(std::get<float>(modbus::DecodeRegisters(f, 2, Reg(T::kFloat32)).value()) == 1234.5f);
+  // Scaled (or offset), a float32 is Double like every scaled register
+  // (docs/wire-format.md): 1234.5 * 0.1 keeps its double digits.
+  auto fs = Reg(T::kFloat32);
+  fs.scale = 0.1;
+  auto scaled = modbus::DecodeRegisters(f, 2, fs);
+  REQUIRE(scaled.ok());
+  REQUIRE(std::holds_alternative<double>(scaled.value()));
+  CHECK(std::get<double>(scaled.value()) == double(1234.5f) * 0.1);
+  auto fo = Reg(T::kFloat32);
+  fo.offset = -1;
+  CHECK(std::get<double>(modbus::DecodeRegisters(f, 2, fo).value()) == 1233.5);
+  // `as` still wins over the default.
+  fs.as = gateway::PointType::kFloat;
+  CHECK(std::get<float>(modbus::DecodeRegisters(f, 2, fs).value()) == float(double(1234.5f) * 0.1));
   uint16_t nan[2] = {0x7FC0, 0x0000};
   CHECK_FALSE(modbus::DecodeRegisters(nan, 2, Reg(T::kFloat32)).ok());
   CHECK_FALSE(modbus::DecodeRegisters(w, 1, Reg(T::kUInt32)).ok());  // short
@@ -106,6 +122,62 @@ TEST_CASE("modbus: register decoding with byte and word order, scale and offset"
   CHECK(std::get<uint64_t>(modbus::DecodeRegisters(w, 2, Reg(T::kUInt32, "entries_total")).value()) == 0x00010002u);
   CHECK_FALSE(modbus::DecodeRegisters(neg, 1, Reg(T::kInt16, "entries_total")).ok());
   CHECK(std::get<bool>(modbus::DecodeBit(1, Reg(T::kBool, "occupied")).value()));
+}
+
+TEST_CASE("modbus: TCP read requests and the checks of their replies, byte by byte", "[drivers][modbus]") {
+  // Read 2 holding registers at 0x0102 from unit 5, transaction 0x1234.
+  const auto req = modbus::BuildTcpReadRequest(0x1234, 5, 3, 0x0102, 2);
+  const std::array<uint8_t, 12> want_req{0x12, 0x34, 0, 0, 0, 6, 5, 3, 0x01, 0x02, 0, 2};
+  CHECK(req == want_req);
+  uint16_t words[2] = {0, 0};
+  uint8_t bits[16] = {};
+  std::vector<uint8_t> ok{0x12, 0x34, 0, 0, 0, 7, 5, 3, 4, 0xAB, 0xCD, 0x00, 0x01};
+  REQUIRE(modbus::CheckTcpReadReply(req, ok.data(), ok.size(), words, bits) == 0);
+  CHECK(words[0] == 0xABCD);
+  CHECK(words[1] == 0x0001);
+
+  // The same reply from unit 7 (another device behind an RS-485 gateway): refused, and
+  // the values are not unpacked.
+  auto other = ok;
+  other[6] = 7;
+  words[0] = words[1] = 0;
+  CHECK(modbus::CheckTcpReadReply(req, other.data(), other.size(), words, bits) == EMBBADSLAVE);
+  CHECK(words[0] == 0);
+  // An exception from another unit is not this device's exception either.
+  std::vector<uint8_t> exc{0x12, 0x34, 0, 0, 0, 3, 5, 0x83, 2};
+  CHECK(modbus::CheckTcpReadReply(req, exc.data(), exc.size(), words, bits) == EMBXILADD);
+  exc[6] = 0;
+  CHECK(modbus::CheckTcpReadReply(req, exc.data(), exc.size(), words, bits) == EMBBADSLAVE);
+  exc[6] = 5;
+  exc[8] = 0;  // exception code 0 does not exist
+  CHECK(modbus::CheckTcpReadReply(req, exc.data(), exc.size(), words, bits) == EMBBADEXC);
+
+  // What libmodbus checks, still checked: the transaction id, the protocol id; and what
+  // it does not: the MBAP length; then the function code and the byte count.
+  auto bad = ok;
+  bad[1] = 0x35;
+  CHECK(modbus::CheckTcpReadReply(req, bad.data(), bad.size(), words, bits) == EMBBADDATA);
+  bad = ok;
+  bad[3] = 1;  // protocol id 0x0001 (libmodbus 3.1.6 lets this one through: && for ||)
+  CHECK(modbus::CheckTcpReadReply(req, bad.data(), bad.size(), words, bits) == EMBBADDATA);
+  bad = ok;
+  bad[5] = 9;
+  CHECK(modbus::CheckTcpReadReply(req, bad.data(), bad.size(), words, bits) == EMBBADDATA);
+  bad = ok;
+  bad[7] = 4;  // input registers, not holding
+  CHECK(modbus::CheckTcpReadReply(req, bad.data(), bad.size(), words, bits) == EMBBADDATA);
+  bad = {0x12, 0x34, 0, 0, 0, 5, 5, 3, 2, 0xAB, 0xCD};  // one register of two
+  CHECK(modbus::CheckTcpReadReply(req, bad.data(), bad.size(), words, bits) == EMBBADDATA);
+  CHECK(modbus::CheckTcpReadReply(req, ok.data(), 8, words, bits) == EMBBADDATA);  // cut short
+
+  // Coils: 10 bits from unit 0, packed low bit first.
+  const auto coils = modbus::BuildTcpReadRequest(1, 0, 1, 0, 10);
+  std::vector<uint8_t> packed{0, 1, 0, 0, 0, 5, 0, 1, 2, 0b10000101, 0b10};
+  REQUIRE(modbus::CheckTcpReadReply(coils, packed.data(), packed.size(), words, bits) == 0);
+  const uint8_t want_bits[10] = {1, 0, 1, 0, 0, 0, 0, 1, 0, 1};
+  for (int i = 0; i < 10; ++i) CHECK(bits[i] == want_bits[i]);
+  packed[6] = 1;
+  CHECK(modbus::CheckTcpReadReply(coils, packed.data(), packed.size(), words, bits) == EMBBADSLAVE);
 }
 
 TEST_CASE("modbus: reads are planned per table over contiguous addresses", "[drivers][modbus]") {
