@@ -1,0 +1,29 @@
+# Debian's hardening flags, as dpkg-buildflags gives them with hardening=+all:
+# _FORTIFY_SOURCE, -fstack-protector-strong, format-security, RELRO and BIND_NOW
+# (PIE is GCC 12's default on Debian). Asked of dpkg-buildflags at configure time so
+# the package is built the way a Debian package of it would be; the optimisation and
+# debug flags it also prints are left to CMAKE_BUILD_TYPE. Lintian's pedantic
+# hardening tags (hardening-no-fortify-functions, hardening-no-bindnow) check this.
+# Sanitized builds go without: FORTIFY's checked wrappers hide accesses from ASan.
+option(GATEWAY_HARDENING "Build with dpkg-buildflags' hardening flags" ON)
+if(GATEWAY_HARDENING AND NOT GATEWAY_SANITIZE)
+  find_program(DPKG_BUILDFLAGS dpkg-buildflags)
+  if(NOT DPKG_BUILDFLAGS)
+    message(FATAL_ERROR "dpkg-buildflags not found (dpkg-dev); or configure with -DGATEWAY_HARDENING=OFF")
+  endif()
+  set(_hardening_env DEB_BUILD_MAINT_OPTIONS=hardening=+all)
+  if(GATEWAY_DEB_ARCH)
+    list(APPEND _hardening_env DEB_HOST_ARCH=${GATEWAY_DEB_ARCH})
+  endif()
+  foreach(_var CPPFLAGS CXXFLAGS LDFLAGS)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E env ${_hardening_env} ${DPKG_BUILDFLAGS} --get ${_var}
+                    OUTPUT_VARIABLE _flags OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+    separate_arguments(_flags UNIX_COMMAND "${_flags}")
+    # Optimisation, debug info and path maps belong to the build type and the builder.
+    list(FILTER _flags EXCLUDE REGEX "^-(g|O[0-9s]?|ffile-prefix-map=.*|fdebug-prefix-map=.*)$")
+    set(GATEWAY_HARDENING_${_var} ${_flags})
+  endforeach()
+  message(STATUS "Hardening: ${GATEWAY_HARDENING_CPPFLAGS} ${GATEWAY_HARDENING_CXXFLAGS} | ${GATEWAY_HARDENING_LDFLAGS}")
+  add_compile_options(${GATEWAY_HARDENING_CPPFLAGS} ${GATEWAY_HARDENING_CXXFLAGS})
+  add_link_options(${GATEWAY_HARDENING_LDFLAGS})
+endif()
