@@ -77,7 +77,7 @@ def good_text(tmp_path):
     return GOOD.format(data_dir=tmp_path / "data", port=free_port())
 
 
-@pytest.mark.parametrize("name", ["example.yaml", "demo.yaml"])
+@pytest.mark.parametrize("name", ["example.yaml", "demo.yaml", "installed.yaml"])
 def test_repo_configs_pass(name):
     path = os.path.join(source_dir(), "config", name)
     assert os.path.exists(path), "%s is missing from the repository" % path
