@@ -4,9 +4,10 @@
 # the package is built the way a Debian package of it would be; the optimisation and
 # debug flags it also prints are left to CMAKE_BUILD_TYPE. Lintian's pedantic
 # hardening tags (hardening-no-fortify-functions, hardening-no-bindnow) check this.
-# Sanitized builds go without: FORTIFY's checked wrappers hide accesses from ASan.
+# Sanitized builds (the test command's) keep all but _FORTIFY_SOURCE, whose checked
+# wrappers would stand between the sanitizers and the accesses they check.
 option(GATEWAY_HARDENING "Build with dpkg-buildflags' hardening flags" ON)
-if(GATEWAY_HARDENING AND NOT GATEWAY_SANITIZE)
+if(GATEWAY_HARDENING)
   find_program(DPKG_BUILDFLAGS dpkg-buildflags)
   if(NOT DPKG_BUILDFLAGS)
     message(FATAL_ERROR "dpkg-buildflags not found (dpkg-dev); or configure with -DGATEWAY_HARDENING=OFF")
@@ -21,6 +22,9 @@ if(GATEWAY_HARDENING AND NOT GATEWAY_SANITIZE)
     separate_arguments(_flags UNIX_COMMAND "${_flags}")
     # Optimisation, debug info and path maps belong to the build type and the builder.
     list(FILTER _flags EXCLUDE REGEX "^-(g|O[0-9s]?|ffile-prefix-map=.*|fdebug-prefix-map=.*)$")
+    if(GATEWAY_SANITIZE)
+      list(FILTER _flags EXCLUDE REGEX "^-D_FORTIFY_SOURCE=.*$")
+    endif()
     set(GATEWAY_HARDENING_${_var} ${_flags})
   endforeach()
   list(JOIN GATEWAY_HARDENING_CPPFLAGS " " _cpp)
