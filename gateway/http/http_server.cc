@@ -234,14 +234,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ct != head.end() && !MediaTypeIs(View(ct->value()), route->opts.media_type)) {
         core_->Count(&ServerStats::bad_requests);
         return RefuseEarly(MakeResponse(head, HttpStatus::unsupported_media_type,
-                                   "content-type: send " + route->opts.media_type + "\n"));
+                                        "content-type: send " + route->opts.media_type + "\n"));
       }
     }
     bool continue_expected = false;
     if (auto ex = head.find(bhttp::field::expect); ex != head.end()) {
       if (!EqualsNoCase(Trim(View(ex->value())), "100-continue")) {
         core_->Count(&ServerStats::bad_requests);
-        return RefuseEarly(MakeResponse(head, HttpStatus::expectation_failed, "only Expect: 100-continue is known\n"));
+        return RefuseEarly(
+            MakeResponse(head, HttpStatus::expectation_failed, "only Expect: 100-continue is known\n"));
       }
       continue_expected = has_body;
     }
