@@ -284,10 +284,14 @@ def inert_run(deb, work, free_port, get):
         as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     trace = work / "trace"
     log = open(work / "run.log", "w+")
+    env = dict(os.environ)
+    if env.get("ASAN_OPTIONS"):
+        # LeakSanitizer cannot run under ptrace; the other checks still do.
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
     # strace -f: every thread, from the gateway's first instruction.
     proc = subprocess.Popen(["strace", "-f", "-qq", "-o", str(trace)] + as_user +
                             [binary, "run", "--config", str(cfg), "--data-dir", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 30
         ready = None
