@@ -43,6 +43,13 @@ def config(tmp_path, port, bind="127.0.0.1"):
     return cfg
 
 
+def rss_is_measurable():
+    """ThreadSanitizer's shadow memory and access history grow with every byte the
+    gateway touches (+86 MiB for the capped-bodies test here), so under it RSS says
+    nothing about the gateway's own memory: the bounds are checked in the other builds."""
+    return "thread" not in os.environ.get("GATEWAY_SANITIZE", "")
+
+
 def measure_rss_under_asan(monkeypatch):
     """AddressSanitizer keeps freed memory resident in its quarantine (256 MiB by
     default), so RSS would count every response and handler freed during a test. The
@@ -148,7 +155,8 @@ def test_unauthenticated_bodies_are_never_read(tmp_path, broker, make_gateway, m
     assert len(results) == 40
     for r in results:
         assert isinstance(r, tuple) and r[0] == 401 and r[1]["www-authenticate"].startswith("Bearer"), r
-    assert max(peak) - base < UNAUTH_RSS_BOUND, "RSS grew by %d bytes" % (max(peak) - base)
+    if rss_is_measurable():
+        assert max(peak) - base < UNAUTH_RSS_BOUND, "RSS grew by %d bytes" % (max(peak) - base)
     assert post(port, ok)[0] == 202
     assert gw.terminate() == 0
 
@@ -188,7 +196,8 @@ def test_bodies_in_memory_are_capped(tmp_path, broker, make_gateway, monkeypatch
     print("RSS before %.1f MiB, %.1f MiB with 40 stalled 1 MiB bodies (%d refused 503)" %
           (base / 2**20, peak / 2**20, len(refused)))
     assert len(refused) == 40 - BODY_BUDGET // length
-    assert peak - base < BODY_BUDGET + AUTH_RSS_SLACK, "RSS grew by %d bytes" % (peak - base)
+    if rss_is_measurable():
+        assert peak - base < BODY_BUDGET + AUTH_RSS_SLACK, "RSS grew by %d bytes" % (peak - base)
     # The held ones complete: their last byte makes a valid batch.
     held = [s for s in socks if s not in refused]
     for s in held:
