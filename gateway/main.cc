@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
     for (const auto& f : load.config.facilities) sensors += f.sensors.size();
     std::cout << config_path << ": OK (" << load.config.facilities.size() << " facilities, " << sensors
               << " sensors)\n";
+    for (const auto& missing : gateway::MissingSetup(load.config)) {
+      std::cout << config_path << ": not set up yet: " << missing << "\n";
+    }
     return 0;
   }
 

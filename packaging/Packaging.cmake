@@ -7,7 +7,9 @@ set(PKG_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(GATEWAY_RUNTIME_DEPENDS "libc6 (>= 2.34), libdate-tz3 (>= 3.0.1), libfmt9 (>= 9.1.0+ds1), libgcc-s1 (>= 3.0), libmodbus5 (>= 3.0.2), libpaho-mqtt1.3 (>= 1.3.0), libpaho-mqttpp3-1 (>= 1.2.0), libprotobuf32 (>= 3.21.12), libspdlog1.10-fmt9, libsqlite3-0 (>= 3.37.0), libssl3 (>= 3.0.0), libstdc++6 (>= 12), libsystemd0, libyaml-cpp0.7 (>= 0.7.0)")
 set(DOC_DIR share/doc/community-gateway)
 
-install(FILES ${CMAKE_SOURCE_DIR}/config/example.yaml DESTINATION /etc/community-gateway RENAME config.yaml)
+# The installed config is inert (config/installed.yaml): no simulator, no facilities, no
+# broker, so a board booted before anyone edited it measures and forwards nothing.
+install(FILES ${CMAKE_SOURCE_DIR}/config/installed.yaml DESTINATION /etc/community-gateway RENAME config.yaml)
 install(FILES ${PKG_DIR}/community-gateway.service DESTINATION /lib/systemd/system)
 install(FILES ${PKG_DIR}/community-gateway.sysusers DESTINATION lib/sysusers.d RENAME community-gateway.conf)
 install(FILES ${CMAKE_SOURCE_DIR}/config/example.yaml ${CMAKE_SOURCE_DIR}/config/demo.yaml

@@ -29,7 +29,7 @@ packages=(
   poppler-utils                               # report test: pdftotext on the printed PDF
   python3-prometheus-client                   # /metrics parsed by the reference parser
   python3-jsonschema python3-websocket        # OCPP tests: schema oracle, raw WebSocket frames
-  dpkg-dev fakeroot lintian file              # the .deb (CPack) and its checks
+  dpkg-dev fakeroot lintian file strace       # the .deb (CPack) and its checks (strace: the unit's syscall filter)
 )
 # The browser test's driver (playwright-core) and the OCPP peers (ocpp-rpc) come from npm,
 # pinned by their lock files.

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "http/http_server.h"
@@ -30,6 +32,8 @@ struct HttpIngestDriver::Impl : std::enable_shared_from_this<Impl> {
     o.max_body_bytes = h.max_body_bytes;
     o.request_timeout = std::chrono::seconds(h.request_timeout_s);
     o.max_connections = h.max_connections;
+    // Bodies in memory at once, across connections: 8 full ones, at least 8 MiB.
+    o.max_total_body_bytes = std::max<size_t>(size_t(8) << 20, size_t(h.max_body_bytes) * 8);
     return o;
   }
 
@@ -55,13 +59,6 @@ struct HttpIngestDriver::Impl : std::enable_shared_from_this<Impl> {
 
   void Handle(const http::Request& req, http::Responder respond) {
     ++stats.requests;
-    auto ct = http::View(req[boost::beast::http::field::content_type]);
-    if (!ct.empty() && ct.find("json") == std::string_view::npos) {
-      ++stats.bad_requests;
-      respond(http::MakeResponse(req, http::HttpStatus::unsupported_media_type,
-                                 JsonError("content-type: send application/json"), "application/json"));
-      return;
-    }
     auto batch = parser.Parse(req.body(), clock.NowMs());
     if (!batch.ok()) {
       ++stats.bad_requests;
@@ -128,7 +125,8 @@ gateway::DriverStats HttpIngestDriver::Stats() const {
   const auto hs = impl_->server.stats();
   gateway::DriverStats out;
   out.readings = s.accepted_readings;
-  out.errors = s.bad_requests + s.busy + s.unavailable + hs.too_large + hs.unauthorized + hs.timeouts;
+  out.errors = s.bad_requests + s.busy + s.unavailable + hs.too_large + hs.unauthorized + hs.timeouts +
+               hs.bad_requests + hs.busy;
   out.last_error = impl_->last_error;
   return out;
 }
@@ -139,7 +137,7 @@ Status HttpIngestDriver::Start(gateway::ReadingSink& sink) {
   std::weak_ptr<Impl> weak = impl_;
   d.server.RouteAsync(http::Verb::post, kPath, [weak](const http::Request& req, http::Responder respond) {
     if (auto self = weak.lock()) self->Handle(req, std::move(respond));
-  });
+  }, http::RouteOptions{.media_type = "application/json"});
   const std::string token = d.config.drivers.http.token;
   if (!token.empty()) {
     d.server.set_authenticator([token](const http::Request& req) { return http::CheckBearerToken(req, token); },

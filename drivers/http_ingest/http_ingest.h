@@ -2,11 +2,14 @@
 // check-in terminals, camera people-counters with an HTTP push).
 //
 // POST /api/v1/readings with a JSON batch (IngestBody). The answer waits for the core:
-// 202 only once the batch is committed to the buffer; 400 naming the bad field; 401
-// without the configured bearer token (constant-time comparison in gw_http); 413 over
-// max_body_bytes; 429 with Retry-After when the core pushes back (kBusy: nothing was
-// stored, the client sends again); 503 while the gateway stops, and 503 with
-// Retry-After (10 s disk full, 5 s I/O error) when the buffer cannot take the batch. It serves on the
+// 202 only once the batch is committed to the buffer; 400 naming the bad field; 429
+// with Retry-After when the core pushes back (kBusy: nothing was stored, the client
+// sends again); 503 while the gateway stops, and 503 with Retry-After (10 s disk
+// full, 5 s I/O error) when the buffer cannot take the batch. Decided by gw_http from the header, before
+// a byte of body is read: 401 without the configured bearer token (constant-time), 413
+// over max_body_bytes, 415 unless the media type is application/json, 503 with
+// Retry-After once 8 MiB (or 8 x max_body_bytes) of bodies are in memory across all
+// connections; `Expect: 100-continue` is answered once the header passed. It serves on the
 // shared gw_http server (Beast), bound to 127.0.0.1 unless configured otherwise, with
 // keep-alive, a connection cap and a deadline against slow clients.
 //

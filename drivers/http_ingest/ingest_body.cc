@@ -19,6 +19,85 @@ constexpr size_t kMaxIdBytes = 128;
 
 std::string Cut(const std::string& s) { return s.size() > 40 ? s.substr(0, 40) + "..." : s; }
 
+// Bounds checked before a document is built, so that neither its size in memory nor
+// what it sends on are the client's to choose. The schema nests three deep
+// (body, readings, reading); a DOM node costs about 16 times a one-byte JSON value,
+// hence a bound on the count of values too. A string value is kept and re-sent in
+// every DBIRTH of its point: 1 KiB is plenty for a status text.
+constexpr int kMaxDepth = 4;
+constexpr size_t kMaxStringBytes = 1024;
+constexpr size_t kValuesPerReading = 8;  // an object, its keys' values, and some slack
+
+// A SAX pass over the body: no document, only the bounds and duplicate keys (which a
+// DOM would silently resolve as "last wins", also for "facility").
+class Precheck {
+ public:
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  explicit Precheck(size_t max_values) : max_values_(max_values) {}
+
+  bool null() { return Value(); }
+  bool boolean(bool) { return Value(); }
+  bool number_integer(number_integer_t) { return Value(); }
+  bool number_unsigned(number_unsigned_t) { return Value(); }
+  bool number_float(number_float_t, const string_t&) { return Value(); }
+  bool string(string_t& v) {
+    if (v.size() > kMaxStringBytes) {
+      return Fail("a string of " + std::to_string(v.size()) + " bytes; at most " + std::to_string(kMaxStringBytes));
+    }
+    return Value();
+  }
+  bool binary(binary_t&) { return Fail("binary values are not JSON"); }
+  bool start_object(size_t) { return Open(true); }
+  bool key(string_t& k) {
+    if (k.size() > kMaxStringBytes) return Fail("a key of " + std::to_string(k.size()) + " bytes");
+    if (!keys_.back().insert(k).second) return Fail("key '" + Cut(k) + "' given twice");
+    return true;
+  }
+  bool end_object() {
+    keys_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool start_array(size_t) { return Open(false); }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
+    if (problem_.empty()) problem_ = "not valid JSON";
+    return false;
+  }
+
+  const std::string& problem() const { return problem_; }
+
+ private:
+  bool Value() {
+    if (++values_ > max_values_) return Fail("more than " + std::to_string(max_values_) + " values");
+    return true;
+  }
+  bool Open(bool object) {
+    if (++depth_ > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (object) keys_.emplace_back();
+    return Value();
+  }
+  bool Fail(std::string why) {
+    problem_ = std::move(why);
+    return false;
+  }
+
+  size_t max_values_;
+  size_t values_ = 0;
+  int depth_ = 0;
+  std::vector<std::set<std::string>> keys_;  // of the open objects, at most kMaxDepth
+  std::string problem_;
+};
+
+
 Result<std::string> IdField(const Json& obj, const char* key, const std::string& path, const std::string& fallback) {
   auto it = obj.find(key);
   if (it == obj.end()) {
@@ -63,6 +142,10 @@ IngestBodyParser::IngestBodyParser(std::set<std::pair<std::string, std::string>>
     : sensors_(std::move(sensors)), max_readings_(max_readings) {}
 
 Result<std::vector<Reading>> IngestBodyParser::Parse(std::string_view body, int64_t now_ms) const {
+  Precheck pre(size_t(max_readings_) * kValuesPerReading + 16);
+  if (!Json::sax_parse(body.begin(), body.end(), &pre, nlohmann::detail::input_format_t::json, /*strict=*/true)) {
+    return Status::InvalidArgument("body: " + (pre.problem().empty() ? std::string("not valid JSON") : pre.problem()));
+  }
   Json doc = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::InvalidArgument("body: not valid JSON");
   if (!doc.is_object()) return Status::InvalidArgument("body: must be a JSON object with \"readings\"");

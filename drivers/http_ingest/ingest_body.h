@@ -12,8 +12,12 @@
 //                                             float, double, string; default by point
 //
 // Every problem names the field: "readings[3].value: \"abc\" is not a number (uint64)".
-// Unknown keys are refused, so a typo is a 400 and not a silently ignored field. A
-// batch is accepted whole or not at all. Pure; any thread. Fuzzed (tests/fuzz).
+// Unknown keys are refused, so a typo is a 400 and not a silently ignored field; so are
+// keys given twice in one object (no "last wins", for "facility" least of all). Before
+// a document is built, a SAX pass bounds what a client can make it cost: nesting (4
+// levels), strings (1024 bytes: a string value is re-sent in every DBIRTH of its
+// point) and the number of values (8 per allowed reading). A batch is accepted whole
+// or not at all. Pure; any thread. Fuzzed (tests/fuzz).
 #pragma once
 
 #include <cstdint>

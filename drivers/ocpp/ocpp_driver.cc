@@ -20,6 +20,7 @@
 #include <optional>
 #include <set>
 
+#include "gateway/net_address.h"
 #include "http/http_server.h"
 #include "ocpp/id_tag.h"
 #include "ocpp/ocpp_protocol.h"
@@ -51,6 +52,31 @@ std::string Short(std::string_view s, size_t n = 120) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }
   return s.size() > n ? out + "..." : out;
+}
+
+// What a log line or the status page may say of something a charge point sent. A
+// frame can carry a card's idTag anywhere (a pile with a JSON bug, a key where a value
+// belongs), so no part of it is logged: of a description, the quoted parts (property
+// names and actions as sent, the only places where sent text is echoed) are elided; of
+// an action, only a name from the OCPP 1.6 list is shown.
+std::string LogSafe(std::string_view description) {
+  std::string out;
+  bool quoted = false;
+  for (char c : description) {
+    if (c == '\'') {
+      out += quoted ? "...'" : "'";
+      quoted = !quoted;
+    } else if (!quoted) {
+      out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+  }
+  if (quoted) out += "...'";
+  return out;
+}
+
+std::string LogSafeAction(std::string_view action) {
+  if (SupportOf(action) != ActionSupport::kUnknown) return std::string(action);
+  return "an unknown action (" + std::to_string(action.size()) + " bytes)";
 }
 
 // The "ocpp1.6" token of a Sec-WebSocket-Protocol list ("ocpp2.0, ocpp1.6").
@@ -293,7 +319,10 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
       client_tls.set_default_verify_paths();
     }
     boost::system::error_code ec;
-    auto addr = asio::ip::make_address(o.listen == "localhost" ? "127.0.0.1" : o.listen, ec);
+    // The config check's notion of an address (gateway/net_address.h).
+    auto listen = gateway::ParseListenAddress(o.listen);
+    if (!listen.ok()) return Status::InvalidArgument("drivers.ocpp.listen: " + listen.status().message());
+    auto addr = asio::ip::make_address(listen->ip, ec);
     if (ec) return Status::InvalidArgument("drivers.ocpp.listen: '" + o.listen + "' is not an IP address");
     tcp::endpoint ep(addr, uint16_t(o.port));
     acceptor.open(ep.protocol(), ec);
@@ -463,7 +492,8 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
         RelayUp(*c, std::move(text));
         return;
       }
-      Warn(c->cp_id + ": malformed frame (" + err->code + ": " + err->description + "): " + Short(text, 60));
+      Warn(c->cp_id + ": malformed frame (" + err->code + ": " + LogSafe(err->description) + "), " +
+           std::to_string(text.size()) + " bytes, not logged (it may hold idTags)");
       SendError(*c, *err);
       if (++c->bad_frames >= kMaxBadFrames) {
         ++stats.closed_for_abuse;
@@ -477,15 +507,16 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
       if (pass_through) {
         RelayUp(*c, std::move(text));
       } else {
-        spdlog::debug("ocpp: {}: {} to message {} ignored (the gateway sends no calls)", c->cp_id,
-                      f.type == MessageType::kCallResult ? "CALLRESULT" : "CALLERROR", Short(f.id, 36));
+        // Not the message id: it is the charge point's text too.
+        spdlog::debug("ocpp: {}: a {} ignored (the gateway sends no calls)", c->cp_id,
+                      f.type == MessageType::kCallResult ? "CALLRESULT" : "CALLERROR");
       }
       return;
     }
     ++stats.calls;
     if (RateLimited(*c)) {
-      Warn(c->cp_id + ": more than " + std::to_string(o.max_calls_per_minute) + " calls per minute; " + f.action +
-           " refused");
+      Warn(c->cp_id + ": more than " + std::to_string(o.max_calls_per_minute) + " calls per minute; " +
+           LogSafeAction(f.action) + " refused");
       SendError(*c, {f.id, "GenericError",
                      "rate limit: at most " + std::to_string(o.max_calls_per_minute) + " calls per minute"});
       if (++c->over_limit >= 20) {
@@ -520,7 +551,7 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
   // The local central system: validate, answer, take readings.
   void ServeLocally(const std::shared_ptr<Conn>& c, Frame f) {
     if (auto bad = ValidateCall(f.id, f.action, f.payload)) {
-      Warn(c->cp_id + ": " + f.action.substr(0, 64) + " refused: " + bad->code + ": " + bad->description);
+      Warn(c->cp_id + ": " + LogSafeAction(f.action) + " refused: " + bad->code + ": " + LogSafe(bad->description));
       SendError(*c, *bad);
       NextCall(c);
       return;
@@ -599,7 +630,7 @@ struct OcppDriver::Impl : std::enable_shared_from_this<Impl> {
     try {
       effect = it->second.model->OnCall(action, req, conf, clock.NowMs(), book);
     } catch (const std::exception& e) {  // a payload the validators let through and the model did not expect
-      Warn(c.cp_id + ": " + action + " not understood: " + e.what());
+      Warn(c.cp_id + ": " + LogSafeAction(action) + " not understood: " + LogSafe(e.what()));
     }
     if (effect.book_changed) SaveBook();
     if (!effect.note.empty()) spdlog::info("ocpp: {}: {}", c.cp_id, effect.note);

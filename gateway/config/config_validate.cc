@@ -7,6 +7,7 @@
 // Secrets (uplink.password, uplink.tls.key_password, the content of password_file)
 // never appear in a message.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "config_internal.h"
 #include "gateway/config.h"
 #include "gateway/local_time.h"
+#include "gateway/net_address.h"
 
 namespace gateway::config_detail {
 
@@ -116,6 +118,7 @@ class Checker {
     Facilities();
     Drivers();
     Web();
+    Secrets();
   }
 
  private:
@@ -270,8 +273,10 @@ class Checker {
   void Uplink() {
     UplinkConfig& u = c_.uplink;
     bool any_tls_scheme = false, any_plain_scheme = false;
+    // No broker is a gateway not set up yet (the installed config): it runs, forwards
+    // nothing and says so (MissingSetup), rather than failing at every boot.
     if (u.brokers.empty()) {
-      Error("uplink.brokers", "at least one broker is required, e.g. tcp://127.0.0.1:1883");
+      Warn("uplink.brokers", "none: nothing is forwarded until a broker is configured, e.g. tcp://127.0.0.1:1883");
     }
     for (size_t i = 0; i < u.brokers.size(); ++i) {
       const std::string path = "uplink.brokers[" + std::to_string(i) + "]";
@@ -296,11 +301,6 @@ class Checker {
       Error("uplink.password_file", "give either uplink.password or uplink.password_file, not both");
     } else if (!info_.password_file.empty()) {
       PasswordFile();
-    } else if (!u.password.empty()) {
-      struct stat st {};
-      if (::stat(info_.file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
-        Warn("uplink.password", "config file is readable by other users; use password_file with mode 0600");
-      }
     }
     // MQTT 3.1.1 (3.1.2.9) forbids a password without a user name; a broker closes the
     // connection, which would look like a network fault.
@@ -350,12 +350,6 @@ class Checker {
         Warn("uplink.tls.enabled", "true, but no broker uses ssl:// or mqtts://, so TLS is not used");
       }
     }
-    if (!t.key_password.empty()) {
-      struct stat st {};
-      if (::stat(info_.file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
-        Warn("uplink.tls.key_password", "config file is readable by other users; make it mode 0600");
-      }
-    }
   }
 
   void PasswordFile() {
@@ -373,10 +367,6 @@ class Checker {
       return;
     }
     c_.uplink.password = std::move(pw);
-    struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
-      Warn("uplink.password_file", "'" + file + "' is readable by other users; chmod 600 it");
-    }
   }
 
   void History() {
@@ -400,7 +390,7 @@ class Checker {
   void Facilities() {
     auto& fs = c_.facilities;
     if (fs.empty()) {
-      Error("facilities", "at least one facility is required");
+      Warn("facilities", "none: nothing is measured or stored until facilities are configured");
       return;
     }
     std::map<std::string, int> ids;  // id -> line
@@ -847,7 +837,12 @@ class Checker {
       }
     };
     upstream_ok(p + ".upstream", o.upstream);
-    const bool loopback = o.listen == "127.0.0.1" || o.listen == "::1" || o.listen == "localhost";
+    bool loopback = true;
+    if (!o.listen.empty()) {
+      auto addr = ParseListenAddress(o.listen);
+      if (!addr.ok()) Error(p + ".listen", addr.status().message());
+      loopback = !addr.ok() || addr->loopback;
+    }
     std::map<std::string, size_t> ids;
     for (size_t i = 0; i < o.charge_points.size(); ++i) {
       OcppChargePointConfig& cp = o.charge_points[i];
@@ -941,7 +936,12 @@ class Checker {
     if (!h.enabled) return;
     if (h.bind.empty()) Error(p + ".bind", "must not be empty (127.0.0.1 for this board only)");
     Range(p + ".port", h.port, 1, 65535);
-    const bool loopback = h.bind == "127.0.0.1" || h.bind == "::1" || h.bind == "localhost";
+    bool loopback = true;
+    if (!h.bind.empty()) {
+      auto addr = ParseListenAddress(h.bind);
+      if (!addr.ok()) Error(p + ".bind", addr.status().message());
+      loopback = !addr.ok() || addr->loopback;
+    }
     if (!loopback && h.token.empty()) {
       Error(p + ".token", "required when listening on " + h.bind + " (beyond this board); use token_file");
     }
@@ -970,17 +970,12 @@ class Checker {
     Range("web.port", w.port, 0, 65535);
     Range("web.max_connections", w.max_connections, 1, 1024);
     Range("web.push_interval_ms", w.push_interval_ms, 100, 60000);
-    bool loopback = true;
-    unsigned char buf[sizeof(struct in6_addr)];
-    if (::inet_pton(AF_INET, w.address.c_str(), buf) == 1) {
-      loopback = buf[0] == 127;
-    } else if (::inet_pton(AF_INET6, w.address.c_str(), buf) == 1) {
-      static const unsigned char kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-      loopback = std::memcmp(buf, kLoop6, 16) == 0;
-    } else {
-      Error("web.address", "'" + w.address + "' is not an IPv4 or IPv6 address (0.0.0.0 for every interface)");
+    auto addr = ParseListenAddress(w.address);
+    if (!addr.ok()) {
+      Error("web.address", addr.status().message());
       return;
     }
+    const bool loopback = addr->loopback;
     const std::string& file = info_.web_password_file;
     if (!file.empty() && !w.password.empty()) {
       Error("web.password_file", "give either web.password or web.password_file, not both");
@@ -1005,12 +1000,53 @@ class Checker {
                                 ") is not a loopback address; set web.password or web.password_file");
     }
     if (!w.password.empty() && w.username.empty()) Error("web.username", "must not be empty with a password");
-    if (!w.password.empty() && file.empty()) {
-      struct stat st {};
-      if (::stat(info_.file.c_str(), &st) == 0 && (st.st_mode & 044) != 0) {
-        Warn("web.password", "config file is readable by other users; use password_file with mode 0600");
-      }
+  }
+
+  // Who else can read a secret. Group read counts unless the group is the gateway's
+  // own: the package installs the config 0640 root:community-gateway, so the readers
+  // are then exactly the service and root.
+  static bool ReadableByOthers(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    if ((st.st_mode & S_IROTH) != 0) return true;
+    if ((st.st_mode & S_IRGRP) == 0 || st.st_gid == ::getegid()) return false;
+    const struct group* g = ::getgrgid(st.st_gid);
+    return g == nullptr || std::strcmp(g->gr_name, "community-gateway") != 0;
+  }
+
+  // Every secret the config can hold, written inline or in a file, in whichever section
+  // (enabled or not: the text is exposed either way), gets the same warning. The
+  // message names the key and the file, never the secret.
+  void Secrets() {
+    const bool config_readable = ReadableByOthers(info_.file);
+    auto inline_secret = [&](const std::string& key, const std::string& value, const std::string& file_key) {
+      if (!config_readable || !info_.Has(key) || value.empty()) return;
+      Warn(key, file_key.empty() ? "config file is readable by other users; make it mode 0600"
+                                 : "config file is readable by other users; use " + file_key + " with mode 0600");
+    };
+    auto secret_file = [&](const std::string& key, const std::string& path) {
+      if (path.empty() || !ReadableByOthers(path)) return;
+      Warn(key, "'" + path + "' is readable by other users; chmod 600 it");
+    };
+    inline_secret("uplink.password", c_.uplink.password, "password_file");
+    secret_file("uplink.password_file", info_.password_file);
+    inline_secret("uplink.tls.key_password", c_.uplink.tls.key_password, "");
+    if (c_.uplink.tls.enabled) secret_file("uplink.tls.key_file", c_.uplink.tls.key_file);
+    inline_secret("drivers.mqtt.password", c_.drivers.mqtt.password, "password_file");
+    secret_file("drivers.mqtt.password_file", info_.mqtt_password_file);
+    inline_secret("drivers.http.token", c_.drivers.http.token, "token_file");
+    secret_file("drivers.http.token_file", info_.http_token_file);
+    inline_secret("drivers.ocpp.id_tag_salt", c_.drivers.ocpp.id_tag_salt, "id_tag_salt_file");
+    secret_file("drivers.ocpp.id_tag_salt_file", info_.ocpp_salt_file);
+    inline_secret("drivers.ocpp.upstream_password", c_.drivers.ocpp.upstream_password, "");
+    secret_file("drivers.ocpp.key_file", c_.drivers.ocpp.key_file);
+    for (size_t i = 0; i < c_.drivers.ocpp.charge_points.size(); ++i) {
+      const std::string cp = "drivers.ocpp.charge_points[" + std::to_string(i) + "]";
+      inline_secret(cp + ".password", c_.drivers.ocpp.charge_points[i].password, "");
+      inline_secret(cp + ".upstream_password", c_.drivers.ocpp.charge_points[i].upstream_password, "");
     }
+    inline_secret("web.password", c_.web.password, "password_file");
+    secret_file("web.password_file", info_.web_password_file);
   }
 
   Config& c_;
@@ -1019,6 +1055,21 @@ class Checker {
 };
 
 }  // namespace
+
+}  // namespace gateway::config_detail
+
+namespace gateway {
+
+std::vector<std::string> MissingSetup(const Config& c) {
+  std::vector<std::string> out;
+  if (c.facilities.empty()) out.push_back("facilities: none configured, nothing is measured");
+  if (c.uplink.brokers.empty()) out.push_back("uplink.brokers: none configured, nothing is forwarded");
+  return out;
+}
+
+}  // namespace gateway
+
+namespace gateway::config_detail {
 
 void ValidateConfig(const ParseInfo& info, Config* config, std::vector<ConfigError>* errors,
                     std::vector<ConfigError>* warnings) {

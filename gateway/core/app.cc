@@ -186,13 +186,17 @@ int App::Run() {
   uplink.Start();
   for (auto& d : drivers) {
     Status ds = d->Start(pipeline);
-    if (!ds.ok()) spdlog::error("driver {} did not start: {}", d->Name(), ds.ToString());
+    if (!ds.ok()) {
+      spdlog::error("driver {} did not start: {}", d->Name(), ds.ToString());
+      d->set_start_error(ds.ToString());  // /readyz: not ready
+    }
   }
   if (view) view->Start();
   if (web_server) {
     Status ws = web_server->Start();
     if (!ws.ok()) spdlog::error("status page not available: {}", ws.ToString());
   }
+  for (const auto& missing : MissingSetup(config_)) spdlog::warn("not set up yet: {}", missing);
   spdlog::info("gateway {}/{} running: {} facilities", config_.group_id, config_.edge_node_id,
                config_.facilities.size());
   systemd.Ready(std::to_string(config_.facilities.size()) + " facilities; buffer " +

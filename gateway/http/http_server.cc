@@ -1,5 +1,7 @@
 #include "http/http_server.h"
 
+#include "gateway/net_address.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -30,6 +32,28 @@ using tcp = net::ip::tcp;
 
 namespace detail {
 
+// How long a refused client may go on sending before the connection is closed.
+constexpr std::chrono::milliseconds kLingerTime{2000};
+// The read buffer holds a header and what arrives with it, never a whole body: a body is
+// moved into the request as it is read.
+constexpr size_t kReadSlack = 16 * 1024;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 struct RouteEntry {
   Verb method = Verb::get;
   Handler sync;
@@ -55,6 +79,23 @@ struct ServerCore {
   mutable std::mutex mu;
   ServerStats stats;
   std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+
+  // Request bodies held in memory across all connections (reserved from the header's
+  // Content-Length, or max_body_bytes when chunked, before a byte of body is read).
+  size_t body_bytes_reserved = 0;
+
+  bool ReserveBody(size_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (body_bytes_reserved + n > options.max_total_body_bytes) return false;
+    body_bytes_reserved += n;
+    stats.body_bytes_reserved = body_bytes_reserved;
+    return true;
+  }
+  void ReleaseBody(size_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    body_bytes_reserved -= n;
+    stats.body_bytes_reserved = body_bytes_reserved;
+  }
 
   void Count(uint64_t ServerStats::*field) {
     std::lock_guard<std::mutex> lock(mu);
@@ -82,9 +123,11 @@ struct StreamState {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerCore> core)
-      : stream_(std::move(socket)), core_(std::move(core)) {}
+      : stream_(std::move(socket)), core_(std::move(core)),
+        buffer_(core_->options.max_header_bytes + kReadSlack) {}
 
   ~Session() {
+    if (body_reserved_ > 0) core_->ReleaseBody(body_reserved_);
     std::lock_guard<std::mutex> lock(core_->mu);
     --core_->stats.open_connections;
     if (streaming_) --core_->stats.open_streams;
@@ -151,14 +194,102 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // A request is read in two steps: the header, on which everything that can refuse
+  // it is decided (route, authentication, media type, the memory its body needs), and
+  // only then the body. An unauthenticated neighbour thus never gets a body buffered.
   void DoRead() {
     if (closed_) return;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(core_->options.max_header_bytes));
     parser_->body_limit(core_->options.max_body_bytes);
     stream_.expires_after(core_->options.request_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (closed_) return;
+    if (ec) return on_read(ec);
+    const Request& head = parser_->get();
+    auto [path, query] = SplitTarget(head);
+    std::string allow;
+    const RouteEntry* route = Find(path, head.method(), &allow);
+    if (route == nullptr) {
+      if (!allow.empty()) {
+        Response res = MakeResponse(head, HttpStatus::method_not_allowed, "method not allowed\n");
+        res.set(bhttp::field::allow, allow);
+        return RefuseEarly(std::move(res));
+      }
+      return RefuseEarly(MakeResponse(head, HttpStatus::not_found, "not found\n"));
+    }
+    if (core_->authenticator && !route->opts.is_public && !core_->authenticator(head)) {
+      core_->Count(&ServerStats::unauthorized);
+      Response res = MakeResponse(head, HttpStatus::unauthorized, "authentication required\n");
+      res.set(bhttp::field::www_authenticate, core_->challenge);
+      return RefuseEarly(std::move(res));
+    }
+    const bool has_body = !parser_->is_done();
+    if (has_body && !route->opts.media_type.empty()) {
+      auto ct = head.find(bhttp::field::content_type);
+      if (ct != head.end() && !MediaTypeIs(View(ct->value()), route->opts.media_type)) {
+        core_->Count(&ServerStats::bad_requests);
+        return RefuseEarly(MakeResponse(head, HttpStatus::unsupported_media_type,
+                                        "content-type: send " + route->opts.media_type + "\n"));
+      }
+    }
+    bool continue_expected = false;
+    if (auto ex = head.find(bhttp::field::expect); ex != head.end()) {
+      if (!EqualsNoCase(Trim(View(ex->value())), "100-continue")) {
+        core_->Count(&ServerStats::bad_requests);
+        return RefuseEarly(
+            MakeResponse(head, HttpStatus::expectation_failed, "only Expect: 100-continue is known\n"));
+      }
+      continue_expected = has_body;
+    }
+    if (has_body) {
+      const auto length = parser_->content_length();
+      const size_t want = length ? size_t(*length) : core_->options.max_body_bytes;
+      if (want > 0) {
+        if (!core_->ReserveBody(want)) {
+          core_->Count(&ServerStats::busy);
+          Response res = MakeResponse(head, HttpStatus::service_unavailable,
+                                      "busy: too many request bodies in progress; send again\n");
+          res.set(bhttp::field::retry_after, "1");
+          return RefuseEarly(std::move(res));
+        }
+        body_reserved_ = want;
+      }
+    }
+    if (!has_body) return on_read({});
+    if (continue_expected) {
+      // RFC 9110 10.1.1: the client waits for this before it sends the body.
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue),
+                              [self = shared_from_this()](beast::error_code wec, size_t) {
+                                if (self->closed_) return;
+                                if (wec) return self->CloseNow();
+                                self->ReadBody();
+                              });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  // An answer decided from the header. Without a body to come the connection goes on
+  // as the request asked; with one, it cannot be reused (the body is still on its way),
+  // so it is closed after the answer, lingering (see Linger).
+  void RefuseEarly(Response res) {
+    if (parser_->is_done()) {
+      core_->Count(&ServerStats::requests);
+      return DeliverResponse(std::move(res));
+    }
+    res.keep_alive(false);
+    linger_ = true;
+    SendResponse(std::move(res), false);
   }
 
   void on_read(beast::error_code ec) {
@@ -200,7 +331,27 @@ class Session : public std::enable_shared_from_this<Session> {
     res.body() = std::move(body);
     res.keep_alive(false);
     res.prepare_payload();
+    linger_ = true;
     SendResponse(std::move(res), false);
+  }
+
+  // Closing a socket with unread bytes makes the kernel send a reset, which can reach
+  // the client before it has read our answer (a 401 or 413 it never sees). So: stop
+  // sending, then read and discard (into a fixed buffer: no memory grows) until the
+  // client closes or a short deadline passes.
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::min<std::chrono::milliseconds>(core_->options.request_timeout, kLingerTime));
+    LingerRead();
+  }
+
+  void LingerRead() {
+    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (self->closed_) return;
+      if (ec) return self->CloseNow();
+      self->LingerRead();
+    });
   }
 
   const RouteEntry* Find(std::string_view path, Verb method, std::string* allow) {
@@ -340,6 +491,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void SendResponse(Response res, bool keep_alive, bool prepared = false) {
     if (closed_) return;
+    // The body has been handled once there is an answer: its memory goes back.
+    if (body_reserved_ > 0) {
+      core_->ReleaseBody(body_reserved_);
+      body_reserved_ = 0;
+      request_.body() = std::string();
+    }
     res.keep_alive(keep_alive);
     if (!prepared) res.prepare_payload();
     res.set(bhttp::field::server, "community-gateway");
@@ -351,7 +508,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (ec == beast::error::timeout) self->core_->Count(&ServerStats::timeouts);
         return self->CloseNow();
       }
-      if (!sp->keep_alive()) return self->CloseNow();
+      if (!sp->keep_alive()) return self->linger_ ? self->Linger() : self->CloseNow();
       self->DoRead();
     });
   }
@@ -367,6 +524,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   std::shared_ptr<StreamState> stream_state_;
+  size_t body_reserved_ = 0;  // of ServerCore's body budget, until the answer
+  bool linger_ = false;
   char discard_[512];
 };
 
@@ -491,7 +650,11 @@ void HttpServer::set_authenticator(std::function<bool(const Request&)> check, st
 Status HttpServer::Start() {
   auto& o = core_->options;
   beast::error_code ec;
-  auto addr = net::ip::make_address(o.address, ec);
+  // The config check's notion of an address, so that what it accepts binds here.
+  auto listen = ParseListenAddress(o.address);
+  if (!listen.ok()) return Status::InvalidArgument(o.name + ": listen address " + listen.status().message());
+  o.address = listen->ip;  // what is bound, for the log and address()
+  auto addr = net::ip::make_address(listen->ip, ec);
   if (ec) return Status::InvalidArgument(o.name + ": bad listen address '" + o.address + "': " + ec.message());
   tcp::endpoint ep(addr, o.port);
   core_->acceptor.open(ep.protocol(), ec);
@@ -657,6 +820,26 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 }  // namespace
+
+bool MediaTypeIs(std::string_view content_type, std::string_view want) {
+  // RFC 9110 8.3.1: type "/" subtype *( OWS ";" OWS parameter ), names case-insensitive.
+  size_t semi = content_type.find(';');
+  if (!detail::EqualsNoCase(detail::Trim(content_type.substr(0, semi)), want)) return false;
+  while (semi != std::string_view::npos) {
+    content_type.remove_prefix(semi + 1);
+    semi = content_type.find(';');
+    std::string_view param = detail::Trim(content_type.substr(0, semi));
+    if (param.empty()) continue;
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) return false;
+    std::string_view name = detail::Trim(param.substr(0, eq));
+    std::string_view value = detail::Trim(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    // The one parameter a JSON or text body may carry, and only as UTF-8.
+    if (!detail::EqualsNoCase(name, "charset") || !detail::EqualsNoCase(value, "utf-8")) return false;
+  }
+  return true;
+}
 
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {

@@ -10,7 +10,10 @@
 // Handlers must not throw (a throwing handler gets a 500 and a log line, never an
 // exception through Asio).
 //
-// Protection for a board on a shared LAN: bounded header (431) and body (413) sizes, a
+// Protection for a board on a shared LAN: every refusal that the header allows (404,
+// 405, 401, 415, 417, 503 when the body memory across connections is spent) is decided
+// before a byte of body is read; `Expect: 100-continue` is answered once the header
+// passed. Bounded header (431) and body (413) sizes, a
 // deadline for a whole request counted from the moment the connection is idle (a
 // slow-loris client that trickles bytes is cut off), a write deadline, a cap on
 // concurrent connections (503 past it), and a bounded queue per event stream (a client
@@ -50,6 +53,9 @@ struct ServerOptions {
   uint16_t port = 0;                 // 0: an ephemeral port, logged and returned by port()
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 64 * 1024;
+  // Request bodies in memory across all connections at once: past it a request is
+  // answered 503 with Retry-After from its header, before its body is read.
+  size_t max_total_body_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds request_timeout{10000};  // idle or partial request: closed after this
   std::chrono::milliseconds write_timeout{10000};
   size_t max_connections = 32;              // event streams included
@@ -65,6 +71,8 @@ struct ServerStats {
   uint64_t timeouts = 0;             // request or write deadline passed
   uint64_t unauthorized = 0;         // 401
   uint64_t handler_errors = 0;       // a handler threw or dropped its Responder: 500
+  uint64_t busy = 0;                 // max_total_body_bytes reached: 503
+  size_t body_bytes_reserved = 0;    // request bodies held now
   size_t open_connections = 0;
   size_t open_streams = 0;
 };
@@ -121,6 +129,9 @@ using StreamHandler = std::function<void(const Request& req, std::shared_ptr<Eve
 
 struct RouteOptions {
   bool is_public = false;  // skips the authenticator (health probes)
+  // When set, a body with another Content-Type is refused 415 from the header (an
+  // absent Content-Type passes). Matched exactly (MediaTypeIs), not by substring.
+  std::string media_type = {};
 };
 
 class HttpServer {
@@ -171,6 +182,11 @@ inline std::pair<std::string_view, std::string_view> SplitTarget(const Request& 
 }
 // The decoded value of one query parameter, if present.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+
+// True when a Content-Type value names `want` ("application/json"): type and subtype
+// equal (case-insensitive), and no parameter but charset=utf-8. "text/plain;
+// charset=json" is not JSON.
+bool MediaTypeIs(std::string_view content_type, std::string_view want);
 
 // Compares in time that depends only on the lengths, not on where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

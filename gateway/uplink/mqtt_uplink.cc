@@ -158,6 +158,13 @@ MqttUplink::~MqttUplink() {
 
 void MqttUplink::Start() {
   last_online_ms_ = SteadyMs();
+  if (config_.uplink.brokers.empty()) {
+    // An installed gateway not configured yet: nothing to forward to, and no made-up
+    // destination either. Readings (if any) stay in the buffer.
+    last_error_ = "no broker configured (uplink.brokers): nothing is forwarded";
+    spdlog::warn("uplink: {}", last_error_);
+    return;
+  }
   StartConnect();
   ScheduleNodeMetrics();
   ScheduleAckWatchdog();

@@ -255,6 +255,18 @@ bool WebServer::Ready(std::string* why) {
     *why = "the buffer is not open (its medium failed); retrying";
     return false;
   }
+  // A driver that did not start leaves a gateway that only looks whole: its devices'
+  // readings are missing.
+  for (const auto& d : src_.drivers) {
+    if (!d->start_error().empty()) {
+      *why = "driver " + d->Name() + " did not start: " + d->start_error();
+      return false;
+    }
+  }
+  if (auto missing = MissingSetup(config_); !missing.empty()) {
+    *why = "not set up yet: " + missing.front();
+    return false;
+  }
   return true;
 }
 
@@ -276,6 +288,7 @@ std::string WebServer::StatusJson() {
     node["local_time"] = buf;
   }
   node["simulated"] = config_.simulator.enabled;
+  node["setup_missing"] = MissingSetup(config_);
 
   Json& facilities = j["facilities"] = Json::array();
   for (const auto& f : src_.model.Snapshot()) {
@@ -338,7 +351,8 @@ std::string WebServer::StatusJson() {
   Json& drivers = j["drivers"] = Json::array();
   for (const auto& d : src_.drivers) {
     DriverStats ds = d->Stats();
-    drivers.push_back({{"name", d->Name()}, {"errors", ds.errors}, {"last_error", ds.last_error}});
+    drivers.push_back({{"name", d->Name()}, {"errors", ds.errors}, {"last_error", ds.last_error},
+                       {"start_error", d->start_error()}});
   }
 
   Json& errors = j["errors"] = Json::array();

@@ -77,7 +77,7 @@ def good_text(tmp_path):
     return GOOD.format(data_dir=tmp_path / "data", port=free_port())
 
 
-@pytest.mark.parametrize("name", ["example.yaml", "demo.yaml"])
+@pytest.mark.parametrize("name", ["example.yaml", "demo.yaml", "installed.yaml"])
 def test_repo_configs_pass(name):
     path = os.path.join(source_dir(), "config", name)
     assert os.path.exists(path), "%s is missing from the repository" % path
@@ -128,10 +128,16 @@ def test_bad_qos(tmp_path):
 
 
 def test_missing_facilities(tmp_path):
+    """No facilities is a gateway not set up yet (like the installed config): accepted,
+    with a warning, and check-config says what is missing."""
     text = good_text(tmp_path)
     text = text[:text.index("facilities:")]
-    _, problems = _broken(tmp_path, "nofacilities.yaml", text)
-    assert _has(problems, None, "facilities"), problems
+    path = write(tmp_path, "nofacilities.yaml", text)
+    rc, out, err = run_cli(["check-config", "--config", path])
+    assert rc == 0, err
+    assert _has(problem_lines(err, path), 1, "facilities: none", "(warning)"), err
+    assert path + ": not set up yet: facilities: none configured, nothing is measured" in out, out
+    assert "uplink.brokers" not in out, out
 
 
 def test_duplicate_facility_id(tmp_path):

@@ -82,3 +82,30 @@ def test_status_page_updates_live(tmp_path, broker, make_gateway):
     api = json.loads(api)
     assert {f["id"]: f["capacity"] for f in api["facilities"]} == {"canteen-1": 60, "charge-1": 4, "fit-1": 30}
     assert gw.terminate() == 0
+
+
+def test_status_page_says_what_is_not_set_up(tmp_path, make_gateway):
+    """The installed config (no facilities, no broker): the page lists what is missing,
+    first, in both languages, as the log and /readyz say it."""
+    if chromium() is None:
+        pytest.fail("Debian's chromium is not installed (scripts/install-deps.sh installs it)")
+    if not os.path.exists(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        subprocess.run([os.path.join(BROWSER_DIR, "setup.sh")], check=True, timeout=300)
+    with open(os.path.join(HERE, "..", "..", "config", "installed.yaml")) as f:
+        installed = f.read()
+    assert "  port: 8080\n" in installed
+    gw = make_gateway(installed.replace("  port: 8080\n", "  port: 0\n"),
+                      extra_args=["--data-dir", str(tmp_path / "data")])
+    port = web_port(gw)
+    status, _, body = get(port, "/readyz")
+    assert status == 503 and body.startswith("not ready: not set up yet: facilities"), body
+    p = subprocess.run(["node", os.path.join(BROWSER_DIR, "not_set_up.js"), "http://127.0.0.1:%d/" % port,
+                        chromium()], capture_output=True, text=True, timeout=120, cwd=BROWSER_DIR)
+    assert p.returncode == 0, "browser script failed:\n%s\n%s" % (p.stdout, p.stderr)
+    seen = json.loads(p.stdout.strip().splitlines()[-1])
+    print("status page:", seen)
+    assert seen["items"][:2] == ["未配置 not set up yet: facilities: none configured, nothing is measured",
+                                 "未配置 not set up yet: uplink.brokers: none configured, nothing is forwarded"], seen
+    assert seen["facilities"] == 0
+    assert not seen["errors"], seen["errors"]
+    assert gw.terminate() == 0

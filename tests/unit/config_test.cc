@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/net_address.h"
 
 namespace {
 
@@ -401,8 +402,10 @@ TEST_CASE("config: an unreadable or empty file", "[config]") {
   CHECK_FALSE(load.ok());
   ExpectError(load, empty, 1, "gateway.group_id", "required");
   ExpectError(load, empty, 1, "gateway.edge_node_id", "required");
-  ExpectError(load, empty, 1, "uplink.brokers", "at least one broker is required");
-  ExpectError(load, empty, 1, "facilities", "at least one facility is required");
+  // No broker and no facility: a gateway not set up yet, warned, not refused (the
+  // installed config is such a file; see "the installed config does nothing").
+  Only(load.warnings, "uplink.brokers");
+  Only(load.warnings, "facilities");
 
   const std::string list = dir.Write("list.yaml", "- a\n- b\n");
   ConfigLoad not_map = LoadConfig(list);
@@ -695,10 +698,11 @@ TEST_CASE("config: web section, and a wide bind needs a password", "[config]") {
     CHECK(w.ToString().find("pa55") == std::string::npos);
   }
   SECTION("bad values name their key") {
-    const std::string f = dir.Write("bad.yaml", std::string(kMinimal) + "web:\n  address: localhost\n  port: 70000\n"
+    const std::string f = dir.Write("bad.yaml", std::string(kMinimal) + "web:\n  address: gateway.lan\n  port: 70000\n"
                                                                       "  push_interval_ms: 5\n  colour: blue\n");
     ConfigLoad l = LoadConfig(f);
-    ExpectError(l, f, 7, "web.address", "'localhost' is not an IPv4 or IPv6 address");
+    // A host name; localhost is 127.0.0.1 for every server ("listen addresses mean ...").
+    ExpectError(l, f, 7, "web.address", "'gateway.lan' is not an IPv4 or IPv6 address");
     ExpectError(l, f, 8, "web.port", "");
     ExpectError(l, f, 9, "web.push_interval_ms", "");
     ExpectError(l, f, 10, "web.colour", "");
@@ -720,4 +724,153 @@ TEST_CASE("config: the history section, its defaults and its errors", "[config][
   ExpectError(load, f, 9, "history.daily_report_delay_s", "must be between 0 and 21600, got 90000");
   ExpectError(load, f, 10, "history.keep_raw", "unknown key");
   CHECK(load.errors.size() == 4);
+}
+
+TEST_CASE("config: the installed config does nothing made up and says what is missing", "[config]") {
+  ConfigLoad load = LoadConfig(SourcePath("config/installed.yaml"));
+  INFO(All(load.errors) << All(load.warnings));
+  REQUIRE(load.ok());
+  CHECK_FALSE(load.config.simulator.enabled);
+  CHECK(load.config.facilities.empty());
+  CHECK(load.config.uplink.brokers.empty());
+  CHECK(load.config.web.enabled);
+  CHECK(load.config.web.address == "127.0.0.1");
+  CHECK(load.config.data_dir == "/var/lib/community-gateway");
+  CHECK(Only(load.warnings, "uplink.brokers").message ==
+        "uplink.brokers: none: nothing is forwarded until a broker is configured, e.g. tcp://127.0.0.1:1883");
+  CHECK(Only(load.warnings, "facilities").message ==
+        "facilities: none: nothing is measured or stored until facilities are configured");
+  const auto missing = gateway::MissingSetup(load.config);
+  REQUIRE(missing.size() == 2);
+  CHECK(missing[0] == "facilities: none configured, nothing is measured");
+  CHECK(missing[1] == "uplink.brokers: none configured, nothing is forwarded");
+
+  // The reference and the demo are set up.
+  CHECK(gateway::MissingSetup(LoadConfig(SourcePath("config/example.yaml")).config).empty());
+  CHECK(gateway::MissingSetup(LoadConfig(SourcePath("config/demo.yaml")).config).empty());
+}
+
+TEST_CASE("config: every secret in a file others can read draws the warning", "[config]") {
+  TempDir dir;
+  // Secret files, readable by others (0644) and private (0600).
+  const std::string open_file = dir.Write("open-secret", "Open-File-Secret-1\n", 0644);
+  const std::string key_open = dir.Write("key-open.pem", "not really a key\n", 0644);
+  const std::string body =
+      "gateway: {group_id: huacao, edge_node_id: gw-1}\n"                                          // 1
+      "simulator: {enabled: true}\n"                                                             // 2
+      "facilities:\n"                                                                            // 3
+      "  - id: f\n"                                                                              // 4
+      "    type: charging_station\n"                                                             // 5
+      "    sensors: [{id: cp-1, kind: charge_point, driver: ocpp, connectors: 1},\n"             // 6
+      "              {id: t, kind: meal_terminal, driver: http}, {id: m, kind: seat, driver: mqtt}]\n"  // 7
+      "uplink:\n"                                                                                // 8
+      "  brokers: [\"tcp://127.0.0.1:1883\"]\n"                                                  // 9
+      "  username: gw-1\n"                                                                       // 10
+      "  password: Uplink-Secret-1\n"                                                            // 11
+      "drivers:\n"                                                                               // 12
+      "  mqtt:\n"                                                                                // 13
+      "    password: Mqtt-Secret-1\n"                                                            // 14
+      "    subscriptions: [{topic: \"a/#\", sensor: m, facility: f, values: {occupied: /o}}]\n"  // 15
+      "  http:\n"                                                                                // 16
+      "    enabled: true\n"                                                                      // 17
+      "    token: Http-Secret-1\n"                                                               // 18
+      "  ocpp:\n"                                                                                // 19
+      "    enabled: true\n"                                                                      // 20
+      "    upstream_password: Upstream-Secret-1\n"                                               // 21
+      "    id_tag_salt_file: " + open_file + "\n"                                                // 22
+      "    charge_points: [{id: cp-1, password: Cp-Secret-12345}]\n"                             // 23
+      "web:\n"                                                                                   // 24
+      "  password_file: " + open_file + "\n";                                                    // 25
+
+  const std::string readable = dir.Write("readable.yaml", body, 0644);
+  ConfigLoad l = LoadConfig(readable);
+  INFO(All(l.errors) << All(l.warnings));
+  // Other problems of this made-up file do not matter here; the warnings do.
+  const std::string use_file = "config file is readable by other users; use ";
+  const std::string make_private = "config file is readable by other users; make it mode 0600";
+  const std::string chmod = "' is readable by other users; chmod 600 it";
+  CHECK(Only(l.warnings, "uplink.password").ToString() == readable + ":11: uplink.password: " + use_file +
+                                                              "password_file with mode 0600");
+  CHECK(Only(l.warnings, "drivers.mqtt.password").ToString() ==
+        readable + ":14: drivers.mqtt.password: " + use_file + "password_file with mode 0600");
+  CHECK(Only(l.warnings, "drivers.http.token").ToString() ==
+        readable + ":18: drivers.http.token: " + use_file + "token_file with mode 0600");
+  CHECK(Only(l.warnings, "drivers.ocpp.upstream_password").ToString() ==
+        readable + ":21: drivers.ocpp.upstream_password: " + make_private);
+  CHECK(Only(l.warnings, "drivers.ocpp.id_tag_salt_file").ToString() ==
+        readable + ":22: drivers.ocpp.id_tag_salt_file: '" + open_file + chmod);
+  CHECK(Only(l.warnings, "drivers.ocpp.charge_points[0].password").ToString() ==
+        readable + ":23: drivers.ocpp.charge_points[0].password: " + make_private);
+  CHECK(Only(l.warnings, "web.password_file").ToString() == readable + ":25: web.password_file: '" + open_file + chmod);
+  const std::string all = All(l.errors) + All(l.warnings);
+  for (const char* secret : {"Uplink-Secret-1", "Mqtt-Secret-1", "Http-Secret-1", "Upstream-Secret-1",
+                             "Open-File-Secret-1", "Cp-Secret-12345"}) {
+    INFO(secret);
+    CHECK(all.find(secret) == std::string::npos);
+  }
+
+  SECTION("a private config and private files: no warning about readers") {
+    const std::string private_file = dir.Write("private-secret", "Private-File-Secret-1\n", 0600);
+    std::string text = body;
+    for (size_t at; (at = text.find(open_file)) != std::string::npos;) text.replace(at, open_file.size(), private_file);
+    ConfigLoad p = LoadConfig(dir.Write("private.yaml", text, 0600));
+    CHECK(All(p.warnings).find("readable by other users") == std::string::npos);
+  }
+  SECTION("a TLS key readable by others") {
+    const std::string cert = dir.Write("cert.pem", "x\n", 0644);
+    ConfigLoad k = LoadConfig(dir.Write("tls.yaml",
+                                        "gateway: {group_id: huacao, edge_node_id: gw-1}\n"
+                                        "simulator: {enabled: true}\n"
+                                        "facilities: [{id: f, type: canteen, capacity: 1, sensors: [{id: d, kind: seat}]}]\n"
+                                        "uplink:\n"
+                                        "  brokers: [\"ssl://127.0.0.1:8883\"]\n"
+                                        "  tls: {enabled: true, cert_file: " + cert + ", key_file: " + key_open + "}\n",
+                                        0600));
+    CHECK(Only(k.warnings, "uplink.tls.key_file").message ==
+          "uplink.tls.key_file: '" + key_open + chmod);
+  }
+}
+
+TEST_CASE("config: listen addresses mean what the servers bind", "[config]") {
+  TempDir dir;
+  auto load = [&](const std::string& drivers) {
+    return LoadConfig(dir.Write("a.yaml", std::string(kMinimal) +
+                                              "  - {id: t-1, type: canteen, capacity: 5, sensors: [{id: t, kind: "
+                                              "meal_terminal, driver: http}]}\n" + drivers));
+  };
+  SECTION("localhost is 127.0.0.1: loopback, no token needed, and the server binds it") {
+    ConfigLoad l = load("drivers: {http: {enabled: true, bind: localhost}}\n");
+    INFO(All(l.errors));
+    CHECK(l.ok());
+    auto a = gateway::ParseListenAddress("localhost");
+    REQUIRE(a.ok());
+    CHECK(a->ip == "127.0.0.1");
+    CHECK(a->loopback);
+  }
+  SECTION("all of 127/8 and ::1 are loopback, for every server alike") {
+    for (const char* addr : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"}) {
+      INFO(addr);
+      CHECK(load(std::string("drivers: {http: {enabled: true, bind: \"") + addr + "\"}}\n").ok());
+      auto a = gateway::ParseListenAddress(addr);
+      REQUIRE(a.ok());
+      CHECK(a->loopback);
+    }
+    for (const char* addr : {"0.0.0.0", "::", "192.168.1.10", "fe80::1"}) {
+      INFO(addr);
+      auto a = gateway::ParseListenAddress(addr);
+      REQUIRE(a.ok());
+      CHECK_FALSE(a->loopback);
+      ConfigLoad l = load(std::string("drivers: {http: {enabled: true, bind: \"") + addr + "\"}}\n");
+      CHECK(Only(l.errors, "drivers.http.token").message.find("required when listening on") != std::string::npos);
+    }
+  }
+  SECTION("a host name is refused by the check, not by the server later") {
+    ConfigLoad l = load("drivers: {http: {enabled: true, bind: board.local, token: abcdefgh}}\n");
+    CHECK(Only(l.errors, "drivers.http.bind").message ==
+          "drivers.http.bind: 'board.local' is not an IPv4 or IPv6 address (or localhost); 0.0.0.0 for every "
+          "interface");
+    ConfigLoad w = load("web: {address: gateway.lan, password: x}\n");
+    Only(w.errors, "web.address");
+    CHECK_FALSE(gateway::ParseListenAddress("gateway.lan").ok());
+  }
 }

@@ -323,6 +323,30 @@ TEST_CASE("http ingest: body parsing names the bad field", "[drivers][http]") {
   CHECK(msg(R"({"reading":[]})").rfind("reading: unknown key", 0) == 0);
 }
 
+TEST_CASE("http ingest: duplicate keys, deep nesting, long strings and huge batches are refused", "[drivers][http]") {
+  http_ingest::IngestBodyParser p({{"canteen-1", "meal-1"}, {"canteen-2", "meal-1"}}, 10);
+  auto msg = [&](const std::string& body) { return p.Parse(body, 42).status().message(); };
+  // Last-wins would have stored this under canteen-2.
+  CHECK(msg(R"({"facility":"canteen-1","facility":"canteen-2","sensor":"meal-1",)"
+            R"("readings":[{"point":"meals_total","value":1}]})") == "body: key 'facility' given twice");
+  CHECK(msg(R"({"facility":"canteen-1","sensor":"meal-1","readings":[{"point":"p","value":1,"value":2}]})") ==
+        "body: key 'value' given twice");
+  // The same key in sibling objects is fine.
+  CHECK(p.Parse(R"({"sensor":"meal-1","readings":[{"facility":"canteen-1","point":"p","value":1},)"
+                R"({"facility":"canteen-2","point":"p","value":2}]})", 42).ok());
+  std::string deep = "{\"readings\":[{\"facility\":\"canteen-1\",\"sensor\":\"meal-1\",\"point\":\"p\",\"value\":";
+  for (int i = 0; i < 10000; ++i) deep += "[";
+  CHECK(msg(deep) == "body: nested deeper than 4 levels");
+  const std::string base = R"({"facility":"canteen-1","sensor":"meal-1","readings":[{"point":"status","value":")";
+  CHECK(p.Parse(base + std::string(1024, 'x') + "\"}]}", 42).ok());
+  CHECK(msg(base + std::string(1024 * 1024, 'x') + "\"}]}") == "body: a string of 1048576 bytes; at most 1024");
+  // A batch of many small values: refused before a document of them is built.
+  std::string many = R"({"readings":[)";
+  for (int i = 0; i < 100000; ++i) many += "0,";
+  many += "0]}";
+  CHECK(msg(many) == "body: more than 96 values");
+}
+
 TEST_CASE("facility model: a driver's online point and 16-bit counter wraps", "[drivers][facility]") {
   gateway::Config c;
   c.timezone = "Asia/Shanghai";

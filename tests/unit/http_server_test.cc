@@ -72,3 +72,19 @@ TEST_CASE("http: responses carry the request's version and keep-alive") {
   CHECK(res[boost::beast::http::field::content_type] == "text/html");
   CHECK(res[boost::beast::http::field::content_length] == "4");
 }
+
+TEST_CASE("http: media types are parsed, not searched") {
+  CHECK(MediaTypeIs("application/json", "application/json"));
+  CHECK(MediaTypeIs("Application/JSON", "application/json"));
+  CHECK(MediaTypeIs("application/json; charset=utf-8", "application/json"));
+  CHECK(MediaTypeIs("application/json;charset=\"UTF-8\"", "application/json"));
+  CHECK(MediaTypeIs(" application/json ; charset=utf-8 ", "application/json"));
+  CHECK_FALSE(MediaTypeIs("text/plain; charset=json", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/jsonx", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/json-seq", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/x-json", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/json; charset=latin1", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/json; boundary=x", "application/json"));
+  CHECK_FALSE(MediaTypeIs("application/json; charset", "application/json"));
+  CHECK_FALSE(MediaTypeIs("", "application/json"));
+}

@@ -282,6 +282,12 @@ struct Config {
   HistoryConfig history;
 };
 
+// What a gateway still lacks before it measures or forwards anything, as "key: what"
+// lines; empty once it has facilities and a broker. The config installed by the
+// package has neither, so that a board booted before anyone edited it does nothing
+// made up; check-config, the log, /readyz and the status page all say what is missing.
+std::vector<std::string> MissingSetup(const Config& config);
+
 // One problem in a config file.
 struct ConfigError {
   std::string file;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "gateway/reading_sink.h"
 #include "gateway/status.h"
@@ -29,6 +30,14 @@ class Driver {
   virtual void Stop() = 0;
   // Loop thread. A driver with nothing to report keeps the default.
   virtual DriverStats Stats() const { return {}; }
+
+  // Set by the core when Start() failed (loop thread): the driver is not running, and
+  // /readyz and the status page say so rather than a gateway that looks whole.
+  void set_start_error(std::string why) { start_error_ = std::move(why); }
+  const std::string& start_error() const { return start_error_; }
+
+ private:
+  std::string start_error_;
 };
 
 }  // namespace gateway
