@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+from helpers import wait_until
+
 # EXT4_IOC_SHUTDOWN = _IOR('X', 125, __u32); EXT4_GOING_FLAGS_NOLOGFLUSH: the journal is
 # not flushed, so the filesystem is left as a power cut leaves it.
 EXT4_IOC_SHUTDOWN = 0x8004587D
@@ -44,13 +46,29 @@ class Ext4Image:
         self.mount()
 
     def mount(self):
-        r = _run(["mount", "-o", "loop", str(self.image), str(self.mnt)])
-        if r.returncode != 0:
-            pytest.skip("cannot mount an ext4 image on a loop device: " + r.stdout.strip())
+        # A loop device whose last mount has just gone is detached asynchronously; a mount
+        # made meanwhile can be handed the old, shut-down filesystem again. So the image
+        # must have no loop device left, and the new mount must take a synced write.
+        assert wait_until(lambda: not _run(["losetup", "-j", str(self.image)]).stdout.strip(), 10), \
+            "the image's loop device was not released"
+        for _ in range(5):
+            r = _run(["mount", "-o", "loop", str(self.image), str(self.mnt)])
+            if r.returncode != 0:
+                pytest.skip("cannot mount an ext4 image on a loop device: " + r.stdout.strip())
+            try:
+                with open(os.path.join(str(self.mnt), ".mounted"), "wb") as f:
+                    f.write(b"1")
+                    os.fsync(f.fileno())
+                return
+            except OSError:
+                self.umount()
+        raise AssertionError("the remounted image still fails its writes")
 
     def umount(self):
         r = _run(["umount", str(self.mnt)])
         assert r.returncode == 0, r.stdout
+        assert wait_until(lambda: not _run(["losetup", "-j", str(self.image)]).stdout.strip(), 10), \
+            "the image's loop device was not released"
 
     def power_cut(self):
         """What was not synced is gone; every later I/O on the mount fails with EIO."""
