@@ -32,15 +32,28 @@ std::string Packet(uint8_t first, const std::string& body) {
 
 std::string EncodeConnect(const std::string& client_id, bool clean_session, uint16_t keep_alive_s,
                           const std::string& username, const std::string& password) {
+  return EncodeConnect(client_id, clean_session, keep_alive_s, username, password, Will{});
+}
+
+std::string EncodeConnect(const std::string& client_id, bool clean_session, uint16_t keep_alive_s,
+                          const std::string& username, const std::string& password, const Will& will) {
   std::string body;
   PutString(body, "MQTT");
   body.push_back(4);  // protocol level 3.1.1
   uint8_t flags = clean_session ? 0x02 : 0x00;
   if (!username.empty()) flags |= 0x80;
   if (!password.empty()) flags |= 0x40;
+  if (!will.topic.empty()) {
+    flags |= 0x04 | uint8_t((will.qos & 0x03) << 3);
+    if (will.retain) flags |= 0x20;
+  }
   body.push_back(char(flags));
   PutU16(body, keep_alive_s);
   PutString(body, client_id);
+  if (!will.topic.empty()) {
+    PutString(body, will.topic);
+    PutString(body, will.payload);
+  }
   if (!username.empty()) PutString(body, username);
   if (!password.empty()) PutString(body, password);
   return Packet(kConnect << 4, body);
@@ -54,6 +67,17 @@ std::string EncodeSubscribe(uint16_t packet_id, const std::vector<std::string>& 
     body.push_back(char(qos));
   }
   return Packet((kSubscribe << 4) | 0x02, body);
+}
+
+std::string EncodePublish(const std::string& topic, std::string_view payload, uint8_t qos, bool retain,
+                          uint16_t packet_id) {
+  std::string body;
+  PutString(body, topic);
+  if (qos > 0) PutU16(body, packet_id);
+  body.append(payload);
+  uint8_t first = uint8_t(kPublish << 4) | uint8_t((qos & 0x03) << 1);
+  if (retain) first |= 0x01;
+  return Packet(first, body);
 }
 
 std::string EncodePubAck(uint16_t packet_id) {

@@ -6,6 +6,8 @@
 // disk and a crash in between would lose it. This client sends each PUBACK itself,
 // after the commit. It speaks only what the driver needs: CONNECT, CONNACK, SUBSCRIBE,
 // SUBACK, PUBLISH (QoS 0 and 1 in), PUBACK (out), PINGREQ/PINGRESP, DISCONNECT.
+// The town host (host/) uses it for the same reason, and also sends PUBLISH (its STATE
+// and NCMDs) and a will; it is its own library (mqtt_codec) so both link the one copy.
 //
 // Pure functions over byte strings; any thread.
 #pragma once
@@ -25,6 +27,18 @@ enum PacketType : uint8_t {
 
 std::string EncodeConnect(const std::string& client_id, bool clean_session, uint16_t keep_alive_s,
                           const std::string& username, const std::string& password);
+// The will of a connection (MQTT 3.1.1 section 3.1.2.5).
+struct Will {
+  std::string topic;
+  std::string payload;
+  uint8_t qos = 1;
+  bool retain = false;
+};
+std::string EncodeConnect(const std::string& client_id, bool clean_session, uint16_t keep_alive_s,
+                          const std::string& username, const std::string& password, const Will& will);
+// packet_id is ignored (and not written) for QoS 0.
+std::string EncodePublish(const std::string& topic, std::string_view payload, uint8_t qos, bool retain,
+                          uint16_t packet_id);
 std::string EncodeSubscribe(uint16_t packet_id, const std::vector<std::string>& filters, uint8_t qos);
 std::string EncodePubAck(uint16_t packet_id);
 std::string EncodePingReq();

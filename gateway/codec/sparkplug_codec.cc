@@ -89,8 +89,8 @@ void SetValue(pb::Payload_Metric& m, const Value& v) {
 
 // The value of a received metric as the nearest gateway Value; nullopt for types the
 // gateway never sends or receives.
-std::optional<Value> GetValue(const pb::Payload_Metric& m) {
-  switch (m.datatype()) {
+std::optional<Value> GetValue(const pb::Payload_Metric& m, uint32_t datatype) {
+  switch (datatype) {
     case pb::Boolean:
       return Value(m.boolean_value());
     case pb::Int8:
@@ -134,7 +134,8 @@ std::string Encode(const Payload& payload) {
   metrics->Reserve(static_cast<int>(payload.metrics.size()));
   for (const Metric& in : payload.metrics) {
     pb::Payload_Metric* m = metrics->Add();
-    m->set_name(in.name);
+    if (!in.name.empty()) m->set_name(in.name);
+    if (in.alias) m->set_alias(*in.alias);
     m->set_timestamp(in.timestamp_ms);
     if (in.is_historical) m->set_is_historical(true);
     SetValue(*m, in.value);
@@ -142,7 +143,9 @@ std::string Encode(const Payload& payload) {
   return p.SerializeAsString();
 }
 
-Result<Payload> Decode(std::string_view bytes, size_t max_bytes) {
+Result<Payload> Decode(std::string_view bytes, size_t max_bytes) { return Decode(bytes, max_bytes, nullptr, nullptr); }
+
+Result<Payload> Decode(std::string_view bytes, size_t max_bytes, DatatypeLookup lookup, const void* ctx) {
   if (bytes.size() > max_bytes) {
     return Status::InvalidArgument("Sparkplug payload of " + std::to_string(bytes.size()) +
                                    " bytes exceeds the limit of " + std::to_string(max_bytes));
@@ -155,9 +158,13 @@ Result<Payload> Decode(std::string_view bytes, size_t max_bytes) {
   out.timestamp_ms = p.timestamp();
   if (p.has_seq()) out.seq = p.seq();
   for (const auto& m : p.metrics()) {
-    auto v = GetValue(m);
+    std::optional<uint64_t> alias;
+    if (m.has_alias()) alias = m.alias();
+    uint32_t datatype = m.datatype();
+    if (datatype == 0 && lookup != nullptr) datatype = lookup(ctx, alias, m.name());
+    auto v = GetValue(m, datatype);
     if (!v) continue;
-    out.metrics.push_back(Metric{m.name(), std::move(*v), m.timestamp(), m.is_historical()});
+    out.metrics.push_back(Metric{m.name(), std::move(*v), m.timestamp(), m.is_historical(), alias});
   }
   return out;
 }

@@ -22,6 +22,9 @@ struct Metric {
   Value value;
   uint64_t timestamp_ms = 0;
   bool is_historical = false;
+  // Sparkplug alias: set in births beside the name, alone (empty name) in data. The
+  // gateway's uplink leaves it unset today; the town host reads it.
+  std::optional<uint64_t> alias;
 };
 
 struct Payload {
@@ -37,5 +40,11 @@ std::string Encode(const Payload& payload);
 // gateway does not use (Template, arrays...) are skipped, not errors, and so is a
 // DataSet with a column type other than the scalar ones of gateway::Scalar.
 Result<Payload> Decode(std::string_view bytes, size_t max_bytes = 1 << 20);
+
+// For a receiver of aliases: the datatype a birth declared for a metric that arrives
+// without one (Sparkplug 3.0 lets data messages omit it); 0 when unknown. Called with
+// the metric's alias (or nullopt) and name (empty when sent by alias alone).
+using DatatypeLookup = uint32_t (*)(const void* ctx, std::optional<uint64_t> alias, std::string_view name);
+Result<Payload> Decode(std::string_view bytes, size_t max_bytes, DatatypeLookup lookup, const void* ctx);
 
 }  // namespace gateway::codec

@@ -1,0 +1,43 @@
+// HostConfig: the town host's YAML configuration (community-host --config FILE).
+//
+// The same conventions as the gateway's config (gateway/config): YAML, unknown keys
+// refused, and every error names the file, the line and the key. Secrets (the broker
+// and database passwords) come from files named in the config, never from the YAML
+// itself, and are never logged. Loaded once on the main thread before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gateway/status.h"
+
+namespace host {
+
+struct HostConfig {
+  std::string host_id = "town-host";      // spBv1.0/STATE/{host_id}
+  std::vector<std::string> groups;        // Sparkplug group ids (towns) this instance serves
+  // broker
+  std::string mqtt_host = "127.0.0.1";
+  uint16_t mqtt_port = 1883;
+  std::string mqtt_client_id;             // default: community-host-{host_id}
+  std::string mqtt_username;
+  std::string mqtt_password;              // from mqtt.password_file
+  uint16_t keep_alive_s = 30;
+  uint32_t max_payload_bytes = 1 << 20;
+  // database: a libpq connection string; its password from database.password_file
+  std::string pg_conninfo;
+  std::string pg_password;
+  // Sparkplug
+  uint32_t reorder_timeout_ms = 2000;     // a missing seq not filled by then: NCMD rebirth
+  uint32_t rebirth_min_interval_ms = 5000;
+  // store
+  uint32_t retention_days = 400;          // sample partitions older than this are dropped
+  uint32_t max_batch_messages = 500;      // committed together, then acknowledged
+  uint32_t future_tolerance_s = 86400;    // samples stamped later than now + this are refused
+};
+
+// Errors are "file:line: key: message", one per line.
+gateway::Result<HostConfig> LoadHostConfig(const std::string& path);
+
+}  // namespace host

@@ -1,0 +1,247 @@
+#include "host_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "codec/sparkplug_codec.h"
+
+namespace host {
+
+namespace {
+
+std::string StateJson(bool online, int64_t ts_ms) {
+  std::string s = "{\"online\":";
+  s += online ? "true" : "false";
+  s += ",\"timestamp\":";
+  s += std::to_string(ts_ms);
+  s += "}";
+  return s;
+}
+
+}  // namespace
+
+HostLoop::HostLoop(const HostConfig& config)
+    : config_(config),
+      session_(config.groups, config.reorder_timeout_ms, config.rebirth_min_interval_ms, config.max_payload_bytes),
+      store_(config.pg_conninfo, config.pg_password, config.host_id),
+      link_(config.max_payload_bytes + 65536) {
+  state_topic_ = "spBv1.0/STATE/";
+  state_topic_ += config.host_id;
+}
+
+uint16_t NextId(uint16_t& id) {
+  uint16_t v = id++;
+  if (id == 0) id = 1;
+  return v;
+}
+
+bool HostLoop::PublishState(bool online, int64_t ts_ms) {
+  auto s = link_.Send(mqtt_subscriber::EncodePublish(state_topic_, StateJson(online, ts_ms), 1, true,
+                                                     NextId(next_packet_id_)));
+  if (s.ok()) spdlog::info("STATE {} published ({})", online ? "online" : "offline", ts_ms);
+  return s.ok();
+}
+
+bool HostLoop::ConnectBroker() {
+  // The will and the birth carry one timestamp (Sparkplug 3.0, host STATE).
+  state_ts_ms_ = NowMs();
+  mqtt_subscriber::Will will{state_topic_, StateJson(false, state_ts_ms_), 1, true};
+  bool session_present = false;
+  auto s = link_.Connect(config_.mqtt_host, config_.mqtt_port,
+                         mqtt_subscriber::EncodeConnect(config_.mqtt_client_id, /*clean_session=*/false,
+                                                        config_.keep_alive_s, config_.mqtt_username,
+                                                        config_.mqtt_password, will),
+                         10000, &session_present);
+  if (!s.ok()) {
+    spdlog::warn("broker {}:{}: {}", config_.mqtt_host, config_.mqtt_port, s.message());
+    return false;
+  }
+  ++stats_.broker_connects;
+  // Uncommitted messages of the old connection come again: their packet ids are void.
+  pending_ = SessionOutput{};
+  pending_acks_.clear();
+  pending_messages_ = 0;
+  std::vector<std::string> filters;
+  for (const auto& g : config_.groups) {
+    std::string f = "spBv1.0/";
+    f += g;
+    f += "/#";
+    filters.push_back(std::move(f));
+  }
+  filters.push_back(state_topic_);
+  if (!link_.Send(mqtt_subscriber::EncodeSubscribe(NextId(next_packet_id_), filters, 1)).ok()) return false;
+  spdlog::info("connected to broker {}:{} as {} (session {})", config_.mqtt_host, config_.mqtt_port,
+               config_.mqtt_client_id, session_present ? "resumed" : "new");
+  if (db_ok_) return PublishState(true, state_ts_ms_);
+  return PublishState(false, state_ts_ms_);
+}
+
+bool HostLoop::Drain() {
+  for (;;) {
+    if (pending_messages_ >= config_.max_batch_messages) return true;
+    auto next = link_.Next();
+    if (!next.ok()) {
+      spdlog::warn("broker: {}", next.status().message());
+      return false;
+    }
+    if (!next.value()) return true;
+    const Packet& p = *next.value();
+    if (p.type != mqtt_subscriber::kPublish) continue;  // SUBACK, PUBACK of our STATE, PINGRESP
+    auto pub = mqtt_subscriber::ParsePublish(p.flags, p.body);
+    if (!pub) {
+      spdlog::warn("broker: malformed PUBLISH");
+      return false;
+    }
+    if (pub->topic == state_topic_) {
+      // Our own STATE: a stale offline (an old will, another instance's) while we are
+      // online is corrected at once, as Sparkplug asks of a primary host.
+      if (db_ok_ && pub->payload.find("\"online\":false") != std::string_view::npos) PublishState(true, state_ts_ms_);
+    } else {
+      session_.Handle(pub->topic, pub->payload, NowMs(), &pending_);
+    }
+    ++pending_messages_;
+    if (pub->qos == 1) pending_acks_.push_back(pub->packet_id);
+    if (pub->qos == 2) {
+      spdlog::warn("{}: QoS 2 is not supported (subscribed at QoS 1)", pub->topic);
+    }
+  }
+}
+
+void HostLoop::SendRebirths(std::vector<NodeRef>& refs) {
+  for (const auto& r : refs) {
+    gateway::codec::Payload p;
+    p.timestamp_ms = uint64_t(NowMs());
+    p.metrics.push_back({"Node Control/Rebirth", gateway::Value(true), p.timestamp_ms, false, std::nullopt});
+    std::string topic = "spBv1.0/";
+    topic += r.group;
+    topic += "/NCMD/";
+    topic += r.edge_node;
+    if (link_.Send(mqtt_subscriber::EncodePublish(topic, gateway::codec::Encode(p), 0, false, 0)).ok())
+      spdlog::info("{}/{}: rebirth requested", r.group, r.edge_node);
+  }
+  refs.clear();
+}
+
+void HostLoop::Flush() {
+  if (pending_messages_ == 0 && pending_.events.empty()) return;
+  const int64_t now = NowMs();
+  if (!db_ok_ && SteadyMs() < next_db_retry_ms_) return;
+  // Refuse what no retention keeps or what comes from a clock far ahead: counted.
+  const int64_t oldest = now - int64_t(config_.retention_days) * 86400000;
+  const int64_t newest = now + int64_t(config_.future_tolerance_s) * 1000;
+  auto& smp = pending_.samples;
+  size_t before = smp.size();
+  smp.erase(std::remove_if(smp.begin(), smp.end(),
+                           [&](const SampleRow& s) { return s.ts_ms < oldest || s.ts_ms > newest; }),
+            smp.end());
+  if (smp.size() != before) spdlog::warn("{} samples refused: timestamp outside the retention or in the future", before - smp.size());
+
+  auto r = store_.Commit(pending_.samples, pending_.events, now);
+  if (!r.ok()) {
+    ++stats_.db_failures;
+    next_db_retry_ms_ = SteadyMs() + 1000;
+    if (db_ok_) {
+      spdlog::error("PostgreSQL cannot commit ({}): STATE offline until it can", r.status().message());
+      db_ok_ = false;
+      PublishState(false, NowMs());
+    }
+    return;
+  }
+  ++stats_.commits;
+  stats_.samples_inserted += r->inserted;
+  stats_.duplicates += r->duplicates;
+  for (uint16_t id : pending_acks_) {
+    if (!link_.Send(mqtt_subscriber::EncodePubAck(id)).ok()) break;
+    ++stats_.acks;
+  }
+  pending_ = SessionOutput{};
+  pending_acks_.clear();
+  pending_messages_ = 0;
+  if (!db_ok_) {
+    spdlog::info("PostgreSQL commits again: reconnecting to publish STATE online");
+    db_ok_ = true;
+    reconnect_after_recovery_ = true;
+  }
+}
+
+void HostLoop::LogStats() {
+  const auto& s = session_.stats();
+  spdlog::info("host: {} messages, {} samples stored, {} duplicates, {} commits, {} rebirths requested, {} seq gaps, "
+               "{} bad payloads, {} unresolved aliases",
+               s.messages, stats_.samples_inserted, stats_.duplicates, stats_.commits, s.rebirths_requested, s.seq_gaps,
+               s.bad_payloads, s.unresolved_aliases);
+}
+
+void HostLoop::Run(const std::atomic<bool>& stop) {
+  int backoff_ms = 500;
+  // Check the database before going online: a host that cannot commit must not be
+  // the primary host the gateways follow.
+  if (auto s = store_.Ensure(); !s.ok()) {
+    spdlog::error("{}", s.message());
+    db_ok_ = false;
+  }
+  while (!stop.load()) {
+    if (!link_.open()) {
+      if (!ConnectBroker()) {
+        link_.Close();
+        for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 100)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        backoff_ms = std::min(backoff_ms * 2, 30000);
+        continue;
+      }
+      backoff_ms = 500;
+    }
+    const int64_t steady = SteadyMs();
+    int timeout = 1000;
+    if (pending_messages_ > 0) timeout = db_ok_ ? 0 : int(std::max<int64_t>(0, next_db_retry_ms_ - steady));
+    const int64_t deadline = session_.NextDeadline();
+    if (deadline != INT64_MAX) timeout = int(std::clamp<int64_t>(deadline - NowMs(), 0, timeout));
+    // Reading stops while a batch waits for the database: the broker holds the rest.
+    const bool read = db_ok_ || pending_messages_ < config_.max_batch_messages;
+    if (read && pending_messages_ < config_.max_batch_messages) {
+      if (!link_.Read(timeout).ok() || !Drain()) {
+        link_.Close();
+        continue;
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max(timeout, 10)));
+    }
+    session_.Tick(NowMs(), &pending_);
+    if (!pending_.rebirths.empty()) SendRebirths(pending_.rebirths);
+    // Commit once the socket has nothing more ready (or the batch is full).
+    Flush();
+    if (reconnect_after_recovery_) {
+      reconnect_after_recovery_ = false;
+      link_.Send(mqtt_subscriber::EncodeDisconnect());  // a clean DISCONNECT drops the old will
+      link_.Close();
+      continue;
+    }
+    const int64_t now_steady = SteadyMs();
+    if (link_.open() && now_steady - link_.last_send_ms() >= int64_t(config_.keep_alive_s) * 500)
+      link_.Send(mqtt_subscriber::EncodePingReq());
+    if (link_.open() && now_steady - link_.last_receive_ms() >= int64_t(config_.keep_alive_s) * 1500) {
+      spdlog::warn("broker silent for 1.5 keep-alive periods: reconnecting");
+      link_.Close();
+    }
+    if (db_ok_ && now_steady >= next_retention_ms_) {
+      next_retention_ms_ = now_steady + 3600 * 1000;
+      auto d = store_.DropExpired(NowMs(), config_.retention_days);
+      if (!d.ok()) spdlog::warn("retention: {}", d.status().message());
+    }
+    if (now_steady >= next_stats_ms_) {
+      next_stats_ms_ = now_steady + 60000;
+      LogStats();
+    }
+  }
+  if (link_.open()) {
+    Flush();
+    PublishState(false, state_ts_ms_);
+    link_.Send(mqtt_subscriber::EncodeDisconnect());
+    link_.Close();
+  }
+  LogStats();
+}
+
+}  // namespace host
