@@ -24,6 +24,8 @@ packages=(
   libmodbus-dev                               # Modbus TCP/RTU driver
   python3-pymodbus python3-serial python3-serial-asyncio socat curl  # driver test peers
   clang libclang-rt-dev                       # libFuzzer targets (optional)
+  libpq-dev                                   # the town host's PostgreSQL client (community-host)
+  postgresql-15                               # the town host's store; tests and the demo run their own cluster
   libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
   chromium fonts-wqy-microhei fonts-wqy-zenhei  # status page and report tests (system Chromium, CJK fonts)
   poppler-utils                               # report test: pdftotext on the printed PDF

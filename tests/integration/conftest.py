@@ -125,3 +125,44 @@ def make_subscriber(request):
             for m in msgs[-40:]:
                 print(repr(m), [(x["name"], x["timestamp"], x["value"], x["is_historical"])
                                 for x in m.metrics[:6]])
+
+
+@pytest.fixture
+def make_postgres(request, tmp_path):
+    """Factory: make_postgres() -> a started Postgres (support/postgres.py), stopped and
+    removed at the end; its log printed when the test failed."""
+    from postgres import Postgres
+    clusters = []
+
+    def make(name=None):
+        p = Postgres(tmp_path, name=name or "postgres%d" % len(clusters))
+        clusters.append(p)
+        p.start()
+        return p
+    yield make
+    failed = _failed(request)
+    for p in clusters:
+        if failed:
+            p.print_log()
+        p.cleanup()
+
+
+@pytest.fixture
+def make_host(tmp_path, request):
+    """Factory: make_host(broker, postgres, groups, **host_keys) -> a started TownHost."""
+    from town_host import TownHost
+    hosts = []
+
+    def make(broker, pg, groups, name=None, start=True, **host_keys):
+        h = TownHost(tmp_path, broker, pg, groups, name=name or "host%d" % len(hosts), **host_keys)
+        hosts.append(h)
+        if start:
+            h.start()
+        return h
+    yield make
+    failed = _failed(request)
+    for h in hosts:
+        if h.running():
+            h.kill()
+        if failed:
+            h.print_log()

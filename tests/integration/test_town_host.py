@@ -1,0 +1,218 @@
+"""The town host (community-host) against a real mosquitto and a real PostgreSQL.
+
+test_host_protocol plays one Sparkplug edge node from Python (paho), so that every
+case is exact: STATE online retained with its will, births with aliases and data by
+alias alone, a redelivered message absorbed by the natural key, a skipped seq asked
+to be reborn only after the reorder timeout, historical samples stored but never
+live, an NDEATH with a stale bdSeq ignored and the right one taking the facilities
+offline, reports/daily keeping its latest revision, and PostgreSQL stopped: STATE
+offline, nothing acknowledged and so nothing lost, then online again.
+
+test_gateways_exactly_once runs three real gateways (canteen, elderly station, fitness
+point) fed through HTTP ingest: one restarted, one cut from the broker for a while, the
+host killed -9 and restarted meanwhile; every reading the test posted is in PostgreSQL
+exactly once, with its value, computed from what the test posted.
+"""
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from helpers import base_config, free_port, wait_until
+from sparkplug_b_pb2 import Payload
+
+GROUP = "huacao"
+HOST_ID = "town-host"
+UINT32, UINT64, DOUBLE, BOOLEAN, DATASET, STRING, INT64 = 7, 8, 10, 11, 16, 12, 4
+
+
+@pytest.fixture
+def pg(make_postgres):
+    return make_postgres()
+
+
+class Edge:
+    """A Sparkplug edge node played by the test: it numbers seq itself so a test can
+    skip or repeat one."""
+
+    def __init__(self, broker, edge_id):
+        self.edge = edge_id
+        self.client = mqtt.Client(client_id="edge-" + edge_id, clean_session=True)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        self.ncmds = []
+        self.client.on_message = lambda c, u, m: self.ncmds.append((time.monotonic(), m.topic, m.payload))
+        r, _ = self.client.subscribe("spBv1.0/%s/NCMD/%s" % (GROUP, edge_id), qos=1)
+        assert r == 0
+
+    def publish(self, kind, seq, metrics, device=None, ts=None):
+        p = Payload()
+        p.timestamp = ts or int(time.time() * 1000)
+        if seq is not None:
+            p.seq = seq
+        for m in metrics:
+            pm = p.metrics.add()
+            if m.get("name"):
+                pm.name = m["name"]
+            if "alias" in m:
+                pm.alias = m["alias"]
+            pm.timestamp = m.get("ts", p.timestamp)
+            if m.get("datatype"):
+                pm.datatype = m["datatype"]
+            if m.get("historical"):
+                pm.is_historical = True
+            v = m["value"]
+            dt = m.get("type", m.get("datatype"))
+            if dt == BOOLEAN:
+                pm.boolean_value = v
+            elif dt in (UINT32,):
+                pm.int_value = v
+            elif dt in (UINT64, INT64):
+                pm.long_value = v
+            elif dt == DOUBLE:
+                pm.double_value = v
+            elif dt == STRING:
+                pm.string_value = v
+            elif dt == DATASET:
+                cols, types, rows = v
+                pm.dataset_value.num_of_columns = len(cols)
+                pm.dataset_value.columns.extend(cols)
+                pm.dataset_value.types.extend(types)
+                for row in rows:
+                    r = pm.dataset_value.rows.add()
+                    for cell, t in zip(row, types):
+                        e = r.elements.add()
+                        if t == STRING:
+                            e.string_value = cell
+                        elif t in (UINT64, INT64):
+                            e.long_value = cell
+                        else:
+                            e.int_value = cell
+        topic = "spBv1.0/%s/%s/%s" % (GROUP, kind, self.edge) + ("/" + device if device else "")
+        info = self.client.publish(topic, p.SerializeToString(), qos=1)
+        info.wait_for_publish()
+        return p.timestamp
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def state_of(sub):
+    msgs = [m for m in sub.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID]
+    return json.loads(msgs[-1].raw) if msgs else None
+
+
+def report(date, revision=None, visits=0):
+    cols, types = ["date", "period", "visits"], [STRING, STRING, UINT64]
+    row = [date, "day", visits]
+    if revision is not None:
+        cols.append("revision")
+        types.append(UINT64)
+        row.append(revision)
+    return cols, types, [row]
+
+
+def test_host_protocol(tmp_path, broker, pg, make_subscriber, make_host):
+    sub = make_subscriber(broker)
+    host = make_host(broker, pg, [GROUP], reorder_timeout_ms=1500, rebirth_min_interval_ms=0)
+    assert wait_until(lambda: (state_of(sub) or {}).get("online") is True, 20), host.log_text()
+    st = state_of(sub)
+    assert isinstance(st["timestamp"], int) and abs(st["timestamp"] - time.time() * 1000) < 60000
+    # Retained: a subscriber that comes later gets it at once.
+    late = make_subscriber(broker)
+    assert wait_until(lambda: [m for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID], 10)
+    assert [m.retained for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID][0] is True
+
+    edge = Edge(broker, "gw-py")
+    base = int(time.time() * 1000) - 60000
+    edge.publish("NBIRTH", 0, [{"name": "bdSeq", "datatype": UINT64, "value": 3},
+                               {"name": "Node Control/Rebirth", "datatype": BOOLEAN, "value": False, "alias": 1}])
+    edge.publish("DBIRTH", 1, [{"name": "occupancy/current", "alias": 10, "datatype": UINT32, "value": 4, "ts": base},
+                               {"name": "sensors/door-1/entries_total", "alias": 11, "datatype": UINT64,
+                                "value": 100, "ts": base}], device="canteen-1")
+    # Data by alias alone, without a datatype (Sparkplug 3.0 lets data omit it).
+    data = [{"alias": 10, "type": UINT32, "value": 5, "ts": base + 1000},
+            {"alias": 11, "type": UINT64, "value": 103, "ts": base + 1000}]
+    edge.publish("DDATA", 2, data, device="canteen-1")
+    edge.publish("DDATA", 2, data, device="canteen-1")  # a redelivery: absorbed
+    # A historical sample newer than the live one: stored, never the live value.
+    edge.publish("DDATA", 3, [{"alias": 10, "type": UINT32, "value": 40, "ts": base + 5000, "historical": True}],
+                 device="canteen-1")
+    # Daily reports: revision 1 replaces 0; a late copy of revision 0 does not come back.
+    edge.publish("DDATA", 4, [{"name": "reports/daily", "datatype": DATASET, "value": report("2026-03-02", 0, 10),
+                               "ts": base + 6000}], device="canteen-1")
+    edge.publish("DDATA", 5, [{"name": "reports/daily", "datatype": DATASET, "value": report("2026-03-02", 1, 12),
+                               "ts": base + 7000}], device="canteen-1")
+    edge.publish("DDATA", 6, [{"name": "reports/daily", "datatype": DATASET, "value": report("2026-03-02", 0, 10),
+                               "ts": base + 6000}], device="canteen-1")
+    # Without a revision column: revision 0.
+    edge.publish("DDATA", 7, [{"name": "reports/daily", "datatype": DATASET, "value": report("2026-03-01", None, 9),
+                               "ts": base + 8000}], device="canteen-1")
+
+    q = ("SELECT metric || '@' || (ts_ms - %d) || '=' || coalesce(v_int::text, v_text, v_double::text) || "
+         "CASE WHEN historical THEN 'h' ELSE '' END FROM samples WHERE edge_node = 'gw-py' AND device = 'canteen-1'"
+         " AND metric <> 'reports/daily' ORDER BY 1" % base)
+    want = sorted(["occupancy/current@0=4", "sensors/door-1/entries_total@0=100", "occupancy/current@1000=5",
+                   "sensors/door-1/entries_total@1000=103", "occupancy/current@5000=40h"])
+    assert wait_until(lambda: pg.psql(q).split("\n") == want, 20), pg.psql(q)
+    assert pg.scalar("SELECT count(*) FROM samples WHERE metric = 'reports/daily'") == 3
+    live = pg.psql("SELECT v_int, ts_ms - %d FROM live_values WHERE edge_node = 'gw-py' AND metric = "
+                   "'occupancy/current'" % base)
+    assert live == "5|1000", live
+    assert wait_until(lambda: pg.psql("SELECT day, revision, report->'rows'->0->>2 FROM daily_reports ORDER BY day")
+                      == "2026-03-01|0|9\n2026-03-02|1|12", 10), pg.psql("SELECT * FROM daily_reports")
+    assert pg.psql("SELECT metric, alias, datatype FROM metric_catalog WHERE device = 'canteen-1' ORDER BY 1") == \
+        "occupancy/current|10|7\nsensors/door-1/entries_total|11|8"
+    assert pg.psql("SELECT online, bd_seq FROM edge_nodes WHERE edge_node = 'gw-py'") == "t|3"
+    assert edge.ncmds == []
+
+    # seq 8 never comes: after the reorder timeout (1.5 s) the host asks for a rebirth.
+    t_gap = time.monotonic()
+    edge.publish("DDATA", 9, [{"alias": 10, "type": UINT32, "value": 6, "ts": base + 9000}], device="canteen-1")
+    assert wait_until(lambda: edge.ncmds, 20), host.log_text()
+    t_ncmd, topic, raw = edge.ncmds[0]
+    assert topic == "spBv1.0/%s/NCMD/gw-py" % GROUP
+    p = Payload()
+    p.ParseFromString(raw)
+    assert [(m.name, m.boolean_value) for m in p.metrics] == [("Node Control/Rebirth", True)]
+    assert t_ncmd - t_gap >= 1.5 - 0.05, "rebirth asked before the reorder timeout"
+
+    # A late message filling a gap closes it: no rebirth for seq 11 arriving after 12.
+    edge.ncmds.clear()
+    edge.publish("DDATA", 10, [{"alias": 10, "type": UINT32, "value": 7, "ts": base + 10000}], device="canteen-1")
+    edge.publish("DDATA", 12, [{"alias": 10, "type": UINT32, "value": 8, "ts": base + 12000}], device="canteen-1")
+    edge.publish("DDATA", 11, [{"alias": 10, "type": UINT32, "value": 9, "ts": base + 11000}], device="canteen-1")
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM samples WHERE edge_node = 'gw-py' AND ts_ms = %d"
+                                        % (base + 12000)) == 1, 10)
+    host_log_before = host.log_text().count("asking for a rebirth")
+    time.sleep(2.0)  # no event to await: the absence of a rebirth over the reorder timeout
+    assert edge.ncmds == [] and host.log_text().count("asking for a rebirth") == host_log_before
+
+    # NDEATH with a stale bdSeq changes nothing; the birth's own takes the node offline.
+    edge.publish("NDEATH", None, [{"name": "bdSeq", "datatype": UINT64, "value": 2}])
+    edge.publish("NDEATH", None, [{"name": "bdSeq", "datatype": UINT64, "value": 3}])
+    assert wait_until(lambda: pg.psql("SELECT online FROM edge_nodes WHERE edge_node = 'gw-py'") == "f", 10)
+    assert pg.psql("SELECT online FROM facilities WHERE edge_node = 'gw-py'") == "f"
+
+    # PostgreSQL stopped: STATE offline, the message waits unacknowledged; back: online,
+    # and the message is stored.
+    pg.stop()
+    edge.publish("NBIRTH", 0, [{"name": "bdSeq", "datatype": UINT64, "value": 4}])
+    edge.publish("DBIRTH", 1, [{"name": "occupancy/current", "alias": 10, "datatype": UINT32, "value": 11,
+                                "ts": base + 20000}], device="canteen-1")
+    assert wait_until(lambda: (state_of(sub) or {}).get("online") is False, 20), host.log_text()
+    offline_ts = state_of(sub)["timestamp"]
+    pg.start()
+    assert wait_until(lambda: (state_of(sub) or {}).get("online") is True, 30), host.log_text()
+    assert state_of(sub)["timestamp"] >= offline_ts
+    assert wait_until(lambda: pg.psql("SELECT v_int FROM samples WHERE edge_node = 'gw-py' AND ts_ms = %d"
+                                      % (base + 20000)) == "11", 20)
+    assert pg.psql("SELECT online, bd_seq FROM edge_nodes WHERE edge_node = 'gw-py'") == "t|4"
+    edge.stop()
+
+    # A graceful stop publishes STATE offline.
+    assert host.terminate() == 0
+    assert wait_until(lambda: (state_of(sub) or {}).get("online") is False, 10)

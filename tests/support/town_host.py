@@ -1,0 +1,60 @@
+"""The real community-host binary (HOST_BIN) for integration tests: a config written
+from the test's broker and PostgreSQL, the process started and stopped, its log kept."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from helpers import to_yaml, wait_until
+
+
+class TownHost:
+    def __init__(self, workdir, broker, pg, groups, name="host", host_id="town-host", **host_keys):
+        self.binary = os.environ.get("HOST_BIN")
+        assert self.binary, "HOST_BIN not set (run through ctest)"
+        self.dir = os.path.join(str(workdir), name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.host_id = host_id
+        self.config_path = os.path.join(self.dir, "host.yaml")
+        self.log_path = os.path.join(self.dir, "host.log")
+        host = {"id": host_id, "groups": list(groups)}
+        host.update(host_keys)
+        cfg = {"host": host, "mqtt": {"host": broker.host, "port": broker.port, "keep_alive_s": 10},
+               "database": {"conninfo": pg.conninfo}}
+        with open(self.config_path, "w") as f:
+            f.write(to_yaml(cfg) + "\n")
+        self.proc = None
+        self._log = None
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        if self.running():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def terminate(self, timeout=30):
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, regex, timeout):
+        assert wait_until(lambda: re.search(regex, self.log_text()), timeout), \
+            "host log never matched %r:\n%s" % (regex, self.log_text()[-4000:])
+
+    def print_log(self):
+        print("---- %s log ----" % self.dir)
+        print(self.log_text()[-20000:])
