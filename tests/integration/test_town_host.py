@@ -124,7 +124,7 @@ def test_host_protocol(tmp_path, broker, pg, make_subscriber, make_host):
     # Retained: a subscriber that comes later gets it at once.
     late = make_subscriber(broker)
     assert wait_until(lambda: [m for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID], 10)
-    assert [m.retained for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID][0] is True
+    assert [m.retained for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID][0]
 
     edge = Edge(broker, "gw-py")
     base = int(time.time() * 1000) - 60000
