@@ -24,7 +24,7 @@ struct Metric {
   bool is_historical = false;
   // Sparkplug alias: set in births beside the name, alone (empty name) in data. The
   // gateway's uplink leaves it unset today; the town host reads it.
-  std::optional<uint64_t> alias;
+  std::optional<uint64_t> alias = std::nullopt;
 };
 
 struct Payload {

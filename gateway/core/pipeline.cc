@@ -53,6 +53,8 @@ void Pipeline::Accept(std::vector<Reading> batch, Done done) {
       last_unknown_log_ms_ = now;
     }
   }
+  // The wire's de-duplication key must be unique per reading (core/unique_stamps.h).
+  stats_.stamps_moved += stamps_.Apply(batch);
   pending_readings_ += batch.size();
   pending_.push_back(PendingBatch{std::move(batch), std::move(done)});
   if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings)) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/facility_model.h"
+#include "core/unique_stamps.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/reading_sink.h"
@@ -43,6 +44,7 @@ struct PipelineStats {
   uint64_t rejected_unknown = 0;  // readings for facilities or sensors not in the config
   uint64_t commit_failures = 0;
   uint64_t commits = 0;
+  uint64_t stamps_moved = 0;      // readings whose timestamp moved 1 ms or more (core/unique_stamps.h)
   size_t pending = 0;
   // Why commits fail now (the last failure), empty while they succeed: what /readyz and
   // the status page say.
@@ -115,6 +117,7 @@ class Pipeline final : public ReadingSink {
   size_t pending_readings_ = 0;
   std::string committed_state_;  // the model state as last committed, to roll back to
   PipelineStats stats_;
+  UniqueStamps stamps_;
   int64_t last_unknown_log_ms_ = 0;
   std::function<void()> on_committed_;
   store::History* history_ = nullptr;
