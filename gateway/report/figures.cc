@@ -222,7 +222,8 @@ namespace {
 double Or(std::optional<double> v) { return v ? *v : -1.0; }
 }  // namespace
 
-DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows) {
+DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
+                     int revision) {
   DataSet d;
   auto col = [&](const char* name, DataType t) {
     d.columns.push_back(name);
@@ -249,6 +250,8 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
   col("availability", DataType::kDouble);
   col("equipment_sessions", DataType::kUInt64);
   col("equipment_active_min", DataType::kDouble);
+  col("revision", DataType::kUInt64);
+  col("late_readings", DataType::kUInt64);
   const std::string date = FormatDayNumber(day);
   auto add = [&](const std::string& period, const Figures& f) {
     d.rows.push_back(std::vector<Scalar>{
@@ -256,7 +259,8 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
         uint64_t(f.sum.peak >= 0 ? f.sum.peak_ts : 0), Or(f.MeanOccupancy()), Or(f.Utilisation()),
         f.HoursCrowded(), f.HoursFull(), Or(f.Completeness()), uint64_t(f.sum.meals), uint64_t(f.sum.checkins),
         uint64_t(f.sum.sessions), Or(f.MeanSessionMinutes()), f.sum.energy_kwh, Or(f.ConnectorUtilisation()),
-        Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes()});
+        Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes(), uint64_t(revision),
+        uint64_t(f.sum.late_readings)});
   };
   add("day", Summarise(facility, rows, day, day));
   for (int h = 0; h < 24; ++h) {

@@ -119,7 +119,9 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
 
 // The value of reports/daily: a DataSet of 25 rows (the day, then each local hour),
 // columns as docs/wire-format.md lists them. Unknown figures are -1.
-DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows);
+// `revision`: 0 for the day's first report, n for the n-th made again after late readings.
+DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
+                     int revision = 0);
 
 // "YYYY-MM-DD" -> local day number; InvalidArgument naming the text otherwise.
 Result<int64_t> ParseDate(const std::string& text);
