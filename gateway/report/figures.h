@@ -112,6 +112,11 @@ struct ReportData {
 Figures Summarise(const FacilityConfig& facility, const std::vector<store::HourRow>& rows, int64_t day_from,
                   int64_t day_to);
 
+// A day without any rollup row (before the facility's first reading, a gateway that
+// was off all day): its configured opening time, so that range totals count it and its
+// completeness is 0, not unknown.
+void AddConfiguredOpening(const FacilityConfig& facility, const TimeZone& tz, int64_t day, Figures& f);
+
 // Builds the report data for the facilities (ids; all when empty). Errors: unknown
 // facility ids, an empty or reversed range, no data at all in the range.
 Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_t day_from, int64_t day_to,
