@@ -216,3 +216,113 @@ def test_host_protocol(tmp_path, broker, pg, make_subscriber, make_host):
     # A graceful stop publishes STATE offline.
     assert host.terminate() == 0
     assert wait_until(lambda: (state_of(sub) or {}).get("online") is False, 10)
+
+
+TOKEN = "town-host-test-token"
+
+
+def post(port, body):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/api/v1/readings", body=json.dumps(body),
+              headers={"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+    r = c.getresponse()
+    text = r.read()
+    c.close()
+    return r.status, json.loads(text) if text else None
+
+
+def gateway_config(tmp_path, edge, facility, ftype, capacity, sensors, port):
+    facilities = [{"id": facility, "type": ftype, "name": facility, "capacity": capacity,
+                   "sensors": [{"id": s, "kind": k, "driver": "http"} for s, k in sensors]}]
+    cfg = base_config(GROUP, edge, tmp_path / ("data-" + edge), facilities,
+                      uplink={"primary_host_id": HOST_ID})
+    cfg["simulator"] = {"enabled": False}
+    cfg["drivers"] = {"http": {"enabled": True, "port": port, "token": TOKEN, "max_readings": 1000}}
+    return cfg
+
+
+def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
+    from fault_proxy import FaultProxy
+    host = make_host(broker, pg, [GROUP])
+    proxy = FaultProxy(("127.0.0.1", broker.port))
+    specs = [("gw-canteen", "canteen-1", "canteen", 80, [("meal-1", "meal_terminal"), ("cam-1", "occupancy")]),
+             ("gw-station", "station-1", "elderly_station", 50, [("checkin-1", "checkin_terminal"),
+                                                                  ("cam-2", "occupancy")]),
+             ("gw-fitness", "fitness-1", "fitness_point", 30, [("cam-3", "occupancy")])]
+    gws, ports = {}, {}
+    for edge, fac, ftype, cap, sensors in specs:
+        ports[edge] = free_port()
+        uri = proxy.uri if edge == "gw-fitness" else broker.uri
+        gws[edge] = make_gateway(gateway_config(tmp_path, edge, fac, ftype, cap, sensors, ports[edge]), [uri],
+                                 name=edge)
+    for edge in gws:
+        gws[edge].wait_log(r"http ingest: POST /api/v1/readings", 20)
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM edge_nodes WHERE online") == 3, 30), host.log_text()
+
+    # What the test posted and the gateways accepted (202): the expected rows.
+    timed = set()        # (edge, device, metric, ts, value) posted with a ts
+    untimed = {}         # (edge, device, metric) -> values posted without a ts (arrival time)
+    counters = {"meal-1": 0, "checkin-1": 0}
+    occupancy_value = [0]
+    t0 = int(time.time() * 1000) - 3600 * 1000
+
+    def post_round(k):
+        for edge, fac, _, _, sensors in specs:
+            readings = []
+            for sensor, kind in sensors:
+                if kind in ("meal_terminal", "checkin_terminal"):
+                    point = "meals_total" if kind == "meal_terminal" else "checkins_total"
+                    for j in range(5):
+                        counters[sensor] += 1
+                        ts = t0 + k * 10000 + j * 1000  # whole seconds, distinct
+                        readings.append({"sensor": sensor, "point": point, "value": counters[sensor], "ts": ts})
+                        timed.add((edge, fac, "sensors/%s/%s" % (sensor, point), ts, str(counters[sensor])))
+                else:
+                    # Several readings of one sensor without ts: one arrival instant on
+                    # the gateway, distinct on the wire (core/unique_stamps.h).
+                    for j in range(4):
+                        occupancy_value[0] += 1
+                        readings.append({"sensor": sensor, "point": "occupancy", "value": occupancy_value[0]})
+                        untimed.setdefault((edge, fac, "sensors/%s/occupancy" % sensor), []).append(
+                            str(occupancy_value[0]))
+            code, body = post(ports[edge], {"facility": fac, "readings": readings})
+            assert (code, body) == (202, {"accepted": len(readings)}), (edge, code, body)
+
+    post_round(0)
+    # The station's gateway restarted; the fitness point's cut from the broker.
+    assert gws["gw-station"].terminate() == 0
+    gws["gw-station"].start()
+    gws["gw-station"].wait_log(r"http ingest: POST /api/v1/readings", 20)
+    proxy.cut()
+    post_round(1)
+    # The host killed -9 under way, and started again: its persistent session held
+    # what it had not acknowledged.
+    host.kill()
+    post_round(2)
+    host.start()
+    post_round(3)
+    proxy.heal()
+    post_round(4)
+
+    def stored():
+        q = ("SELECT edge_node, device, metric, ts_ms, coalesce(v_int::text, v_text) FROM samples"
+             " WHERE metric ~ '^sensors/[^/]+/(meals_total|checkins_total|occupancy)$'")
+        rows = [tuple(line.split("|")) for line in pg.psql(q).split("\n") if line]
+        return [(e, d, m, int(t), v) for e, d, m, t, v in rows]
+
+    expected_n = len(timed) + sum(len(v) for v in untimed.values())
+    assert wait_until(lambda: len(stored()) >= expected_n, 90), \
+        "%d of %d stored\n%s" % (len(stored()), expected_n, host.log_text()[-3000:])
+    rows = stored()
+    assert len(rows) == expected_n
+    got_timed = {r for r in rows if (r[0], r[1], r[2]) not in untimed}
+    assert got_timed == timed
+    for key, values in untimed.items():
+        got = sorted(r[4] for r in rows if (r[0], r[1], r[2]) == key)
+        assert got == sorted(values), key
+        stamps = [r[3] for r in rows if (r[0], r[1], r[2]) == key]
+        assert len(set(stamps)) == len(stamps)
+    # Every gateway online again in the host's view.
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM edge_nodes WHERE online") == 3, 30)
+    proxy.stop()
