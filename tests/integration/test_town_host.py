@@ -326,3 +326,21 @@ def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
     # Every gateway online again in the host's view.
     assert wait_until(lambda: pg.scalar("SELECT count(*) FROM edge_nodes WHERE online") == 3, 30)
     proxy.stop()
+
+
+def test_host_bad_config(tmp_path):
+    """Config errors name the file, the line and the key; the host exits 2 at once."""
+    import os
+    import subprocess
+    path = tmp_path / "bad.yaml"
+    path.write_text("host:\n  id: town/host\n  groups: [huacao]\nmqtt:\n  port: 70000\n  colour: red\n"
+                    "database:\n  conninfo: \"dbname=town password=x\"\n")
+    r = subprocess.run([os.environ["HOST_BIN"], "--config", str(path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    lines = r.stderr.strip().split("\n")
+    want = ["%s:2: host.id: must be non-empty" % path, "%s:5: mqtt.port: must be between 1 and 65535" % path,
+            "%s:6: mqtt.colour: unknown key" % path, "%s:8: database.conninfo: must not contain a password" % path]
+    assert len(lines) == len(want), r.stderr
+    for line, w in zip(lines, want):
+        assert line.startswith(w), (line, w)
+    assert "password=x" not in r.stderr  # the secret never echoed
