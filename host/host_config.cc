@@ -148,6 +148,16 @@ gateway::Result<HostConfig> LoadHostConfig(const std::string& path) {
         {"max_payload_bytes", [&](N x, S kk) { p.UInt(x, kk, &c.max_payload_bytes, 1024, 64u << 20); }},
       });
     }},
+    {"metrics", [&](N v, S k) {
+      p.Map(v, k, {
+        {"enabled", [&](N x, S kk) {
+          if (!x.IsScalar() || (x.Scalar() != "true" && x.Scalar() != "false")) return p.Error(x, kk, "expected true or false");
+          c.metrics_enabled = x.Scalar() == "true";
+        }},
+        {"address", [&](N x, S kk) { p.String(x, kk, &c.metrics_address); }},
+        {"port", [&](N x, S kk) { p.UInt(x, kk, &c.metrics_port, 0, 65535); }},
+      });
+    }},
     {"database", [&](N v, S k) {
       p.Map(v, k, {
         {"conninfo", [&](N x, S kk) {

@@ -35,6 +35,10 @@ struct HostConfig {
   uint32_t retention_days = 400;          // sample partitions older than this are dropped
   uint32_t max_batch_messages = 500;      // committed together, then acknowledged
   uint32_t future_tolerance_s = 86400;    // samples stamped later than now + this are refused
+  // /metrics
+  bool metrics_enabled = true;
+  std::string metrics_address = "127.0.0.1";
+  uint16_t metrics_port = 9181;           // 0: an ephemeral port, logged
 };
 
 // Errors are "file:line: key: message", one per line.

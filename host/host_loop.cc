@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "codec/sparkplug_codec.h"
@@ -22,11 +23,12 @@ std::string StateJson(bool online, int64_t ts_ms) {
 
 }  // namespace
 
-HostLoop::HostLoop(const HostConfig& config)
+HostLoop::HostLoop(const HostConfig& config, HostMetrics* metrics)
     : config_(config),
       session_(config.groups, config.reorder_timeout_ms, config.rebirth_min_interval_ms, config.max_payload_bytes),
       store_(config.pg_conninfo, config.pg_password, config.host_id),
-      link_(config.max_payload_bytes + 65536) {
+      link_(config.max_payload_bytes + 65536),
+      metrics_(metrics) {
   state_topic_ = "spBv1.0/STATE/";
   state_topic_ += config.host_id;
 }
@@ -136,6 +138,7 @@ void HostLoop::Flush() {
   smp.erase(std::remove_if(smp.begin(), smp.end(),
                            [&](const SampleRow& s) { return s.ts_ms < oldest || s.ts_ms > newest; }),
             smp.end());
+  stats_.refused += before - smp.size();
   if (smp.size() != before) spdlog::warn("{} samples refused: timestamp outside the retention or in the future", before - smp.size());
 
   auto r = store_.Commit(pending_.samples, pending_.events, now);
@@ -152,6 +155,14 @@ void HostLoop::Flush() {
   ++stats_.commits;
   stats_.samples_inserted += r->inserted;
   stats_.duplicates += r->duplicates;
+  stats_.daily_reports += r->daily_reports;
+  if (r->duplicates > 0)
+    spdlog::debug("commit: {} of {} samples already stored (redelivered), first {}", r->duplicates,
+                  pending_.samples.size(), pending_.samples.empty() ? "" : pending_.samples.front().metric);
+  int64_t newest_live = 0;
+  for (const auto& smp_row : pending_.samples)
+    if (!smp_row.historical) newest_live = std::max(newest_live, smp_row.ts_ms);
+  if (newest_live > 0) last_lag_s_ = double(NowMs() - newest_live) / 1000.0;
   for (uint16_t id : pending_acks_) {
     if (!link_.Send(mqtt_subscriber::EncodePubAck(id)).ok()) break;
     ++stats_.acks;
@@ -172,6 +183,59 @@ void HostLoop::LogStats() {
                "{} bad payloads, {} unresolved aliases",
                s.messages, stats_.samples_inserted, stats_.duplicates, stats_.commits, s.rebirths_requested, s.seq_gaps,
                s.bad_payloads, s.unresolved_aliases);
+}
+
+std::string HostLoop::RenderMetrics() const {
+  const auto& s = session_.stats();
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += "# HELP community_host_"; out += name; out += ' '; out += help; out += '\n';
+    out += "# TYPE community_host_"; out += name; out += " counter\n";
+    out += "community_host_"; out += name; out += ' '; out += std::to_string(v); out += '\n';
+  };
+  auto gauge = [&](const char* name, const char* help, const std::string& v) {
+    out += "# HELP community_host_"; out += name; out += ' '; out += help; out += '\n';
+    out += "# TYPE community_host_"; out += name; out += " gauge\n";
+    out += "community_host_"; out += name; out += ' '; out += v; out += '\n';
+  };
+  counter("messages_total", "MQTT messages received from the groups served.", s.messages);
+  counter("samples_stored_total", "Samples committed to PostgreSQL (new rows).", stats_.samples_inserted);
+  counter("duplicates_dropped_total", "Samples already stored (redeliveries), absorbed by the natural key.",
+          stats_.duplicates);
+  counter("samples_refused_total", "Samples stamped outside the retention or too far ahead.", stats_.refused);
+  counter("daily_reports_stored_total", "reports/daily rows written (a newer revision included).", stats_.daily_reports);
+  counter("commits_total", "Transactions committed (each then acknowledged).", stats_.commits);
+  counter("acks_total", "PUBACKs sent after a commit.", stats_.acks);
+  counter("commit_failures_total", "Commits that failed (STATE offline while they do).", stats_.db_failures);
+  counter("rebirths_requested_total", "NCMD Node Control/Rebirth sent.", s.rebirths_requested);
+  counter("seq_gaps_total", "Sparkplug seq numbers found missing.", s.seq_gaps);
+  counter("seq_reordered_total", "Missing seq numbers that came late.", s.reordered);
+  counter("bad_payloads_total", "Messages that are not Sparkplug B or not on its topics.", s.bad_payloads);
+  counter("unresolved_aliases_total", "Metrics by an alias no birth declared (not stored).", s.unresolved_aliases);
+  counter("stale_deaths_total", "NDEATH with another bdSeq than the current birth's (ignored).", s.stale_deaths);
+  counter("broker_connects_total", "Connections made to the broker.", stats_.broker_connects);
+  gauge("database_up", "1 while commits succeed.", db_ok_ ? "1" : "0");
+  gauge("pending_messages", "Messages read and not yet committed.", std::to_string(pending_messages_));
+  char lag[32];
+  std::snprintf(lag, sizeof lag, "%.3f", last_lag_s_);
+  gauge("ingest_lag_seconds", "Taken to committed, for the newest live sample of the last commit.", lag);
+  out += "# HELP community_host_edge_node_online 1 while the edge node is born and not dead.\n";
+  out += "# TYPE community_host_edge_node_online gauge\n";
+  std::string heard = "# HELP community_host_edge_node_last_heard_seconds Since the host last heard the node.\n"
+                      "# TYPE community_host_edge_node_last_heard_seconds gauge\n";
+  const int64_t now = NowMs();
+  for (const auto& n : session_.Nodes()) {
+    std::string labels = "{group=\"";
+    labels += PromLabel(n.ref.group);
+    labels += "\",edge_node=\"";
+    labels += PromLabel(n.ref.edge_node);
+    labels += "\"}";
+    out += "community_host_edge_node_online"; out += labels; out += n.online ? " 1\n" : " 0\n";
+    heard += "community_host_edge_node_last_heard_seconds"; heard += labels; heard += ' ';
+    heard += std::to_string((now - n.last_heard_ms) / 1000); heard += '\n';
+  }
+  out += heard;
+  return out;
 }
 
 void HostLoop::Run(const std::atomic<bool>& stop) {
@@ -229,6 +293,10 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
       next_retention_ms_ = now_steady + 3600 * 1000;
       auto d = store_.DropExpired(NowMs(), config_.retention_days);
       if (!d.ok()) spdlog::warn("retention: {}", d.status().message());
+    }
+    if (metrics_ && now_steady >= next_metrics_ms_) {
+      next_metrics_ms_ = now_steady + 1000;
+      metrics_->Publish(RenderMetrics());
     }
     if (now_steady >= next_stats_ms_) {
       next_stats_ms_ = now_steady + 60000;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host_config.h"
+#include "host_metrics.h"
 #include "mqtt_link.h"
 #include "pg_store.h"
 #include "sparkplug_host_session.h"
@@ -26,11 +27,13 @@ namespace host {
 
 struct HostStats {
   uint64_t commits = 0, samples_inserted = 0, duplicates = 0, acks = 0, db_failures = 0, broker_connects = 0;
+  uint64_t refused = 0, daily_reports = 0;
 };
 
 class HostLoop {
  public:
-  explicit HostLoop(const HostConfig& config);
+  // metrics may be null (metrics.enabled: false).
+  HostLoop(const HostConfig& config, HostMetrics* metrics);
   // Until *stop; returns when asked to stop. Publishes STATE offline on the way out.
   void Run(const std::atomic<bool>& stop);
 
@@ -41,6 +44,7 @@ class HostLoop {
   void Flush();            // commit pending, then acknowledge
   void SendRebirths(std::vector<NodeRef>& refs);
   void LogStats();
+  std::string RenderMetrics() const;
 
   const HostConfig& config_;
   SparkplugHostSession session_;
@@ -58,6 +62,9 @@ class HostLoop {
   int64_t next_retention_ms_ = 0;
   int64_t next_stats_ms_ = 0;
   HostStats stats_;
+  HostMetrics* metrics_;
+  double last_lag_s_ = 0;      // taken -> committed, the newest live sample of the last commit
+  int64_t next_metrics_ms_ = 0;
 };
 
 }  // namespace host

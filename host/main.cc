@@ -8,9 +8,12 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 
 #include "host_config.h"
 #include "host_loop.h"
+#include "host_metrics.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -28,11 +31,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 2;
   }
+  if (const char* lvl = std::getenv("HOST_LOG_LEVEL")) spdlog::set_level(spdlog::level::from_str(lvl));
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::info("community-host {}: groups {}", config->host_id, fmt::join(config->groups, ","));
-  host::HostLoop loop(config.value());
+  std::unique_ptr<host::HostMetrics> metrics;
+  if (config->metrics_enabled) {
+    metrics = std::make_unique<host::HostMetrics>(config->metrics_address, config->metrics_port);
+    if (auto s = metrics->Start(); !s.ok()) {
+      spdlog::error("metrics: {}", s.message());
+      return 1;
+    }
+    spdlog::info("metrics: http://{}:{}/metrics", config->metrics_address, metrics->port());
+  }
+  host::HostLoop loop(config.value(), metrics.get());
   loop.Run(g_stop);
+  if (metrics) metrics->Stop();
   return 0;
 }

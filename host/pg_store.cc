@@ -155,6 +155,8 @@ gateway::Status PgStore::Ensure() {
   }
   conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
   if (PQstatus(conn_) != CONNECTION_OK) return Fail("cannot connect to PostgreSQL");
+  // NOTICEs ("already exists, skipping") are expected here, not news for the log.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   partitions_.clear();
   if (auto s = Migrate(); !s.ok()) return s;
   return Exec(

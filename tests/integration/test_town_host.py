@@ -213,6 +213,20 @@ def test_host_protocol(tmp_path, broker, pg, make_subscriber, make_host):
     assert pg.psql("SELECT online, bd_seq FROM edge_nodes WHERE edge_node = 'gw-py'") == "t|4"
     edge.stop()
 
+    # /metrics: the redelivered DDATA (2 samples) and the late copy of revision 0 are the
+    # duplicates this test sent; the broker may add its own redeliveries around the
+    # reconnection after the database outage (absorbed the same way). One rebirth for
+    # the gap (the late message closed the other); the node online again.
+    def metrics_settled():
+        return host.metric("community_host_edge_node_online", group=GROUP, edge_node="gw-py") == 1 and \
+            host.metric("community_host_database_up") == 1
+    assert wait_until(metrics_settled, 10), host.metrics()
+    assert host.metric("community_host_duplicates_dropped_total") >= 3
+    assert host.metric("community_host_rebirths_requested_total") == 1
+    assert host.metric("community_host_seq_reordered_total") == 1
+    assert host.metric("community_host_stale_deaths_total") == 1
+    assert host.metric("community_host_samples_stored_total") == pg.scalar("SELECT count(*) FROM samples")
+
     # A graceful stop publishes STATE offline.
     assert host.terminate() == 0
     assert wait_until(lambda: (state_of(sub) or {}).get("online") is False, 10)

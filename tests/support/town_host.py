@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from helpers import to_yaml, wait_until
+from helpers import free_port, to_yaml, wait_until
 
 
 class TownHost:
@@ -21,7 +21,9 @@ class TownHost:
         self.log_path = os.path.join(self.dir, "host.log")
         host = {"id": host_id, "groups": list(groups)}
         host.update(host_keys)
+        self.metrics_port = free_port()
         cfg = {"host": host, "mqtt": {"host": broker.host, "port": broker.port, "keep_alive_s": 10},
+               "metrics": {"port": self.metrics_port},
                "database": {"conninfo": pg.conninfo}}
         with open(self.config_path, "w") as f:
             f.write(to_yaml(cfg) + "\n")
@@ -54,6 +56,20 @@ class TownHost:
     def wait_log(self, regex, timeout):
         assert wait_until(lambda: re.search(regex, self.log_text()), timeout), \
             "host log never matched %r:\n%s" % (regex, self.log_text()[-4000:])
+
+    def metrics(self):
+        """{(name, labels tuple): value} from /metrics, read by the reference parser."""
+        import urllib.request
+        from prometheus_client.parser import text_string_to_metric_families
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=10).read().decode()
+        out = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return out
+
+    def metric(self, name, **labels):
+        return self.metrics().get((name, tuple(sorted(labels.items()))))
 
     def print_log(self):
         print("---- %s log ----" % self.dir)
