@@ -3,7 +3,10 @@
 It subscribes spBv1.0/# at QoS 1 and must be connected and subscribed before the
 gateway starts, so that nothing the gateway publishes is missed. Every message is
 decoded with the sparkplug_b_pb2 module compiled from the gateway's own .proto and
-recorded in arrival order; tests wait on a Condition (wait_for) instead of sleeping.
+recorded in arrival order; metric aliases are resolved to names from the births of the
+edge node, as a host does (docs/wire-format.md, "Metric aliases"): a metric's "name" is
+its name whether it came on the wire or through its alias ("wire_name" tells which);
+an alias with no birth seen leaves "name" None; tests wait on a Condition (wait_for) instead of sleeping.
 
 Threads: paho's network thread records; the test thread reads through snapshot() or
 wait_for(), both under the same lock.
@@ -101,7 +104,11 @@ class Message:
     __slots__ = ("index", "arrived", "topic", "group", "type", "edge", "device", "seq",
                  "timestamp", "metrics", "raw", "json", "error", "retained")
 
-    def __init__(self, index, topic, raw, retained):
+    def __init__(self, index, topic, raw, retained, aliases=None):
+        """aliases: the edge node's {alias: name} table, updated by births and read by
+        data; a fresh one when not given (a message decoded on its own)."""
+        if aliases is None:
+            aliases = {}
         self.index = index
         self.arrived = time.monotonic()
         self.topic = topic
@@ -134,9 +141,17 @@ class Message:
             return
         self.seq = p.seq if p.HasField("seq") else None
         self.timestamp = p.timestamp if p.HasField("timestamp") else None
+        if self.type == "NBIRTH":
+            aliases.clear()  # a new birth of the node starts its table afresh
         for m in p.metrics:
+            alias = m.alias if m.HasField("alias") else None
+            name = m.name if m.HasField("name") else None
+            if self.type in ("NBIRTH", "DBIRTH") and alias is not None and name is not None:
+                aliases[alias] = name
             self.metrics.append({
-                "name": m.name if m.HasField("name") else None,
+                "name": name if name is not None else aliases.get(alias),
+                "wire_name": name is not None,
+                "alias": alias,
                 "timestamp": m.timestamp if m.HasField("timestamp") else self.timestamp,
                 "has_timestamp": m.HasField("timestamp"),
                 "datatype": m.datatype,
@@ -168,6 +183,7 @@ class SparkplugSubscriber:
         self.extra_topics = list(extra_topics)
         self._cond = threading.Condition()
         self._messages = []
+        self._aliases = {}  # (group, edge) -> {alias: name}
         self._subscribed = 0
         self._connects = 0
         self.client = mqtt.Client(client_id=self.client_id, clean_session=clean_session,
@@ -197,7 +213,9 @@ class SparkplugSubscriber:
 
     def _on_message(self, client, userdata, msg):
         with self._cond:
-            self._messages.append(Message(len(self._messages), msg.topic, msg.payload, msg.retain))
+            parts = msg.topic.split("/")
+            table = self._aliases.setdefault(tuple(parts[1:2] + parts[3:4]), {})
+            self._messages.append(Message(len(self._messages), msg.topic, msg.payload, msg.retain, table))
             self._cond.notify_all()
 
     # -- test thread ---------------------------------------------------------------------
