@@ -130,7 +130,10 @@ const std::pair<const char*, PointType> kTypes[] = {
 
 }  // namespace
 
-IngestBodyParser::IngestBodyParser(const gateway::Config& config) : max_readings_(config.drivers.http.max_readings) {
+IngestBodyParser::IngestBodyParser(const gateway::Config& config)
+    : max_readings_(config.drivers.http.max_readings),
+      max_age_ms_((int64_t(config.history.late_days) + 1) * 86'400'000LL),
+      late_days_(config.history.late_days) {
   for (const auto& f : config.facilities) {
     for (const auto& s : f.sensors) {
       if (s.driver == "http") sensors_.emplace(f.id, s.id);
@@ -223,6 +226,13 @@ Result<std::vector<Reading>> IngestBodyParser::Parse(std::string_view body, int6
       auto t = drivers::TimestampFromJson(*tsit);
       if (!t.ok()) return Status::InvalidArgument(path + ".ts: " + t.status().message());
       if (t.value() > now_ms + kMaxFutureMs) return Status::InvalidArgument(path + ".ts: more than a day in the future");
+      if (t.value() < now_ms - max_age_ms_) {
+        std::string msg = path;
+        msg.append(".ts: older than the gateway accepts (history.late_days: ")
+            .append(std::to_string(late_days_))
+            .append(" days before today)");
+        return Status::InvalidArgument(msg);
+      }
       ts = t.value();
     }
     Reading reading;

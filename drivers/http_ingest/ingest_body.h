@@ -45,6 +45,10 @@ class IngestBodyParser {
  private:
   std::set<std::pair<std::string, std::string>> sensors_;
   uint32_t max_readings_;
+  // A reading stamped further back than this is refused (history.late_days + 1 days):
+  // the core could no longer count it in its day.
+  int64_t max_age_ms_ = 8 * 86'400'000LL;
+  int late_days_ = 7;
 };
 
 }  // namespace http_ingest

@@ -498,6 +498,7 @@ class Parser {
         {"daily_report", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &h.daily_report); }},
         {"daily_report_delay_s",
          [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.daily_report_delay_s); }},
+        {"late_days", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &h.late_days); }},
     });
   }
 

@@ -6,6 +6,7 @@
 // the line of the key concerned, and fills in the defaults that depend on other values.
 // Secrets (uplink.password, uplink.tls.key_password, the content of password_file)
 // never appear in a message.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <grp.h>
 #include <sys/stat.h>
@@ -373,6 +374,8 @@ class Checker {
     const HistoryConfig& h = c_.history;
     Range("history.retention_days", h.retention_days, 1, 3660);
     Range("history.daily_report_delay_s", h.daily_report_delay_s, 0, 6 * 3600);
+    // Bounded by the retention (a valid one: a bad retention is its own error).
+    Range("history.late_days", h.late_days, 0, h.retention_days >= 1 ? h.retention_days : 3660);
   }
 
   void Simulator() {

@@ -90,9 +90,10 @@ int App::Run() {
   }
   Pipeline pipeline(io, config_, *outbox.value(), *model.value(), *clock);
   pipeline.set_history(history.value().get(), [this](const std::string& facility, int64_t day,
-                                                     const std::vector<store::HourRow>& rows) -> std::optional<Value> {
+                                                     const std::vector<store::HourRow>& rows,
+                                                     int revision) -> std::optional<Value> {
     for (const auto& f : config_.facilities) {
-      if (f.id == facility) return Value(report::DailyDataSet(f, day, rows));
+      if (f.id == facility) return Value(report::DailyDataSet(f, day, rows, revision));
     }
     return std::nullopt;
   });

@@ -9,9 +9,13 @@
 // transaction as the readings that produced it: after SIGKILL the state and the
 // buffer agree, and nothing is counted twice.
 //
-// Time is the reading's timestamp for what a reading changes, and `now_ms` (the
-// gateway Clock) for what happens by itself: local midnight, opening and closing,
-// sensors falling silent.
+// Event time (docs/report-format.md): what a reading changes is stamped with, and
+// counted in the local day of, the reading's own timestamp; a late or backfilled
+// reading counts in its own day exactly as if it had come live. The gateway Clock
+// (`now_ms`) only stamps what is a fact of the present moment (opening hours, a sensor
+// falling silent, the configured capacity) and announces a local midnight the
+// readings have not crossed yet. Each sensor kind and facility type has its rules in a
+// file of its own under core/model/.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +41,7 @@ struct SensorSnapshot {
 struct ConnectorSnapshot {
   uint32_t number = 0;      // facility-wide, as in connectors/{n}/status
   std::string sensor_id;    // the charge point
-  std::string status;       // OCPP status; "Unavailable" before the charge point spoke
+  std::string status;       // OCPP status; "" until the charge point sends one
   double power_kw = 0;
 };
 
@@ -70,9 +74,9 @@ class FacilityModel {
   static Result<std::unique_ptr<FacilityModel>> Create(const Config& config);
   ~FacilityModel();
 
-  // The derived metrics for every facility with their current values, stamped now_ms.
-  // Called once at start-up (after LoadState) so the buffer and the births always hold
-  // the full set, including occupancy/capacity.
+  // At start-up (after LoadState): what is taken at now_ms, the configured capacity
+  // and status/open. Nothing that came from a reading is re-emitted: the buffer's
+  // latest values (and so the births) keep it with the timestamp it was taken at.
   void EmitAll(int64_t now_ms, std::vector<Reading>& out);
 
   // Consumes one batch of raw readings from the drivers. Appends the facility metrics
@@ -84,8 +88,9 @@ class FacilityModel {
   // left alone and counted by the Pipeline.
   void Process(const std::vector<Reading>& raw, std::vector<Reading>& out);
 
-  // Time passes: local midnight resets the daily counts, opening hours flip
-  // status/open, sensors not heard for their silence bound go offline.
+  // Time passes: opening hours flip status/open, sensors not heard for their silence
+  // bound go offline, and a local midnight the readings have not crossed yet is
+  // announced (the daily counts as 0, stamped at it) without changing the counts.
   void Tick(int64_t now_ms, std::vector<Reading>& out);
 
   bool KnowsSensor(const std::string& facility_id, const std::string& sensor_id) const;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 namespace gateway {
@@ -53,6 +55,7 @@ void Pipeline::Accept(std::vector<Reading> batch, Done done) {
       last_unknown_log_ms_ = now;
     }
   }
+  DropTooOld(batch);
   pending_readings_ += batch.size();
   pending_.push_back(PendingBatch{std::move(batch), std::move(done)});
   if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings)) {
@@ -61,6 +64,23 @@ void Pipeline::Accept(std::vector<Reading> batch, Done done) {
     CommitNow();
   } else {
     ScheduleCommit();
+  }
+}
+
+void Pipeline::DropTooOld(std::vector<Reading>& batch) {
+  // How far back a reading may come (docs/report-format.md, "Late readings"): the days
+  // the facility model and the history keep open for it. HTTP ingest answers 422 for
+  // these itself; here they are the other drivers' (a device's own clock).
+  const int64_t now = clock_.NowMs();
+  const int64_t oldest = now - (int64_t(config_.history.late_days) + 1) * 86'400'000;
+  const size_t before = batch.size();
+  std::erase_if(batch, [&](const Reading& r) { return r.ts_ms < oldest; });
+  if (batch.size() == before) return;
+  stats_.rejected_too_old += before - batch.size();
+  if (now - last_too_old_log_ms_ >= 60000) {
+    spdlog::warn("pipeline: refused {} readings stamped more than history.late_days ({}) days ago ({} in all)",
+                 before - batch.size(), config_.history.late_days, stats_.rejected_too_old);
+    last_too_old_log_ms_ = now;
   }
 }
 
@@ -122,16 +142,28 @@ void Pipeline::QueueDailyReports(int64_t now_ms) {
                     rows.status().ToString());
       return;
     }
-    auto value = daily_(due.facility, due.day, rows.value());
-    history_->MarkReported(due.facility, due.day);
+    auto value = daily_(due.facility, due.day, rows.value(), due.revision);
+    history_->MarkReported(due.facility, due.day, due.revision);
     if (!value) continue;
     Reading r;
     r.facility_id = due.facility;
     r.point = "reports/daily";
     r.value = std::move(*value);
-    r.ts_ms = due.end_ms;
+    // The first report at the midnight that ended the day; a revision when it is made,
+    // so that (metric, timestamp) stays one value and a platform keeps the newest.
+    if (due.revision == 0) {
+      r.ts_ms = due.end_ms;
+    } else {
+      int64_t& last = last_revision_ts_[due.facility];
+      r.ts_ms = last = std::max({now_ms, due.end_ms + 1, last + 1});
+    }
     pending_derived_.push_back(std::move(r));
-    spdlog::info("daily report of {} for {} queued", due.facility, FormatDayNumber(due.day));
+    if (due.revision == 0) {
+      spdlog::info("daily report of {} for {} queued", due.facility, FormatDayNumber(due.day));
+    } else {
+      spdlog::info("daily report of {} for {} queued again (revision {}: late readings)", due.facility,
+                   FormatDayNumber(due.day), due.revision);
+    }
   }
 }
 
@@ -262,6 +294,9 @@ Status Pipeline::Stop() {
 PipelineStats Pipeline::stats() const {
   PipelineStats s = stats_;
   s.pending = pending_readings_;
+  if (history_) {
+    for (const auto& f : config_.facilities) s.late_readings[f.id] = history_->late_readings(f.id);
+  }
   return s;
 }
 

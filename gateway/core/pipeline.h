@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct PipelineStats {
   uint64_t refused_disk_full = 0;  // readings refused: the buffer's disk has no room for them
   uint64_t refused_io_error = 0;   // readings refused: the buffer's medium failed (retried by the drivers)
   uint64_t rejected_unknown = 0;  // readings for facilities or sensors not in the config
+  uint64_t rejected_too_old = 0;  // readings stamped before history.late_days
+  // Per facility: readings that came after their day was reported (still counted).
+  std::map<std::string, uint64_t> late_readings;
   uint64_t commit_failures = 0;
   uint64_t commits = 0;
   size_t pending = 0;
@@ -73,8 +77,10 @@ class Pipeline final : public ReadingSink {
   // history.daily_report_delay_s) `daily` turns the day's rollups into the value of
   // the metric reports/daily, stamped at that midnight and committed with the history
   // state that marks the day reported (so it is sent exactly once, however late).
+  // A day that late readings changed after its report is reported again with the next
+  // revision, stamped when it is made (a new value, never a second one at the midnight).
   using DailyReportFn = std::function<std::optional<Value>(const std::string& facility, int64_t day,
-                                                           const std::vector<store::HourRow>& rows)>;
+                                                           const std::vector<store::HourRow>& rows, int revision)>;
   void set_history(store::History* history, DailyReportFn daily = {}) {
     history_ = history;
     daily_ = std::move(daily);
@@ -93,6 +99,7 @@ class Pipeline final : public ReadingSink {
   void ScheduleRetry();
   void ScheduleTick();
   void QueueDailyReports(int64_t now_ms);
+  void DropTooOld(std::vector<Reading>& batch);
 
   boost::asio::io_context& io_;
   const Config& config_;
@@ -116,6 +123,10 @@ class Pipeline final : public ReadingSink {
   std::string committed_state_;  // the model state as last committed, to roll back to
   PipelineStats stats_;
   int64_t last_unknown_log_ms_ = 0;
+  int64_t last_too_old_log_ms_ = 0;
+  // Per facility, the timestamp of the last revised reports/daily: two revisions made
+  // in one tick still get two instants.
+  std::map<std::string, int64_t> last_revision_ts_;
   std::function<void()> on_committed_;
   store::History* history_ = nullptr;
   DailyReportFn daily_;

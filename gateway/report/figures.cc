@@ -1,5 +1,7 @@
 #include "report/figures.h"
 
+#include "gateway/opening_hours.h"
+
 #include <date/date.h>
 
 #include <algorithm>
@@ -103,6 +105,21 @@ Figures Summarise(const FacilityConfig& facility, const std::vector<store::HourR
   return f;
 }
 
+void AddConfiguredOpening(const FacilityConfig& facility, const TimeZone& tz, int64_t day, Figures& f) {
+  date::year_month_day ymd{date::sys_days{date::days{day}}};
+  const int64_t start = tz.FromLocal(int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())), 0);
+  const int64_t end = tz.NextMidnightMs(start);
+  constexpr int64_t kMinuteMs = 60'000;
+  // Minute by minute, as the history integrates: opening hours have minute precision.
+  for (int64_t t = start; t < end; t += kMinuteMs) {
+    const LocalDateTime local = tz.ToLocal(t);
+    if (!IsOpenAt(facility.opening_hours, local)) continue;
+    const int64_t len = std::min(kMinuteMs, end - t);
+    f.sum.open_ms += len;
+    f.by_hour[size_t(local.minute_of_day / 60)].open_ms += len;
+  }
+}
+
 Result<int64_t> ParseDate(const std::string& text) {
   int y = 0, m = 0, d = 0;
   char tail = 0;
@@ -166,11 +183,19 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
     rows.value().clear();
     rows.value().shrink_to_fit();
     static const std::vector<store::HourRow> kNone;
+    auto tz = TimeZone::Load(ff.timezone);
+    if (!tz.ok()) return tz.status();
     ff.total = Summarise(*fc, kNone, day_from, day_to);
     for (int64_t d = day_from; d <= day_to; ++d) {
       auto it = by_day.find(d);
       ff.days.push_back(Summarise(*fc, it == by_day.end() ? kNone : it->second, d, d));
-      if (it != by_day.end()) by_day.erase(it);
+      if (it != by_day.end()) {
+        by_day.erase(it);
+      } else {
+        // Nothing heard that day (before the first reading, the gateway off): the
+        // facility was open all the same, with nothing complete.
+        AddConfiguredOpening(*fc, tz.value(), d, ff.days.back());
+      }
       const Figures& day = ff.days.back();
       ff.total.has_data = ff.total.has_data || day.has_data;
       ff.total.sum.Merge(day.sum);
@@ -222,7 +247,8 @@ namespace {
 double Or(std::optional<double> v) { return v ? *v : -1.0; }
 }  // namespace
 
-DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows) {
+DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
+                     int revision) {
   DataSet d;
   auto col = [&](const char* name, DataType t) {
     d.columns.push_back(name);
@@ -249,6 +275,8 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
   col("availability", DataType::kDouble);
   col("equipment_sessions", DataType::kUInt64);
   col("equipment_active_min", DataType::kDouble);
+  col("revision", DataType::kUInt64);
+  col("late_readings", DataType::kUInt64);
   const std::string date = FormatDayNumber(day);
   auto add = [&](const std::string& period, const Figures& f) {
     d.rows.push_back(std::vector<Scalar>{
@@ -256,7 +284,8 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
         uint64_t(f.sum.peak >= 0 ? f.sum.peak_ts : 0), Or(f.MeanOccupancy()), Or(f.Utilisation()),
         f.HoursCrowded(), f.HoursFull(), Or(f.Completeness()), uint64_t(f.sum.meals), uint64_t(f.sum.checkins),
         uint64_t(f.sum.sessions), Or(f.MeanSessionMinutes()), f.sum.energy_kwh, Or(f.ConnectorUtilisation()),
-        Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes()});
+        Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes(), uint64_t(revision),
+        uint64_t(f.sum.late_readings)});
   };
   add("day", Summarise(facility, rows, day, day));
   for (int h = 0; h < 24; ++h) {

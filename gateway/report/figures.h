@@ -112,6 +112,11 @@ struct ReportData {
 Figures Summarise(const FacilityConfig& facility, const std::vector<store::HourRow>& rows, int64_t day_from,
                   int64_t day_to);
 
+// A day without any rollup row (before the facility's first reading, a gateway that
+// was off all day): its configured opening time, so that range totals count it and its
+// completeness is 0, not unknown.
+void AddConfiguredOpening(const FacilityConfig& facility, const TimeZone& tz, int64_t day, Figures& f);
+
 // Builds the report data for the facilities (ids; all when empty). Errors: unknown
 // facility ids, an empty or reversed range, no data at all in the range.
 Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_t day_from, int64_t day_to,
@@ -119,7 +124,9 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
 
 // The value of reports/daily: a DataSet of 25 rows (the day, then each local hour),
 // columns as docs/wire-format.md lists them. Unknown figures are -1.
-DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows);
+// `revision`: 0 for the day's first report, n for the n-th made again after late readings.
+DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
+                     int revision = 0);
 
 // "YYYY-MM-DD" -> local day number; InvalidArgument naming the text otherwise.
 Result<int64_t> ParseDate(const std::string& text);

@@ -123,7 +123,7 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
     std::snprintf(buf, sizeof buf, ",%02d时平均在场 Mean occupancy %02dh", h, h);
     o << buf;
   }
-  o << "\r\n";
+  o << "," << CsvField("迟到读数 Late readings") << "\r\n";
   for (const auto& ff : data.facilities) {
     const FacilityConfig& fc = *ff.config;
     const Kinds k = KindsOf(fc);
@@ -142,6 +142,7 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
           k.equipment ? Num(f.EquipmentActiveMinutes(), 1) : "", k.equipment ? HourLabel(f.MorningPeak()) : "",
           k.equipment ? HourLabel(f.EveningPeak()) : ""};
       for (int h = 0; h < 24; ++h) cells.push_back(Opt(f.HourlyMean(h), 2));
+      cells.push_back(std::to_string(f.sum.late_readings));
       for (size_t i = 0; i < cells.size(); ++i) o << (i ? "," : "") << CsvField(cells[i]);
       o << "\r\n";
     };
@@ -208,6 +209,7 @@ Json FiguresJson(const FacilityFigures& ff, const Figures& f, bool range) {
                            {"reporting_hours", JNum(double(s.reported_ms) / 3.6e6)}});
   }
   j["sensors"] = std::move(sensors);
+  j["late_readings"] = f.sum.late_readings;
   (void)range;
   return j;
 }

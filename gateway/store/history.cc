@@ -22,11 +22,12 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kDefaultSilentMs = 300'000;
+constexpr int64_t kDefaultPushSilentMs = 3'600'000;
 // Readings stamped this far ahead of the gateway clock are kept out of the history.
 constexpr int64_t kFutureSlackMs = 300'000;
 // A tick catches up at most this many days per facility, so it stays short.
 constexpr int kMaxReportsPerCall = 7;
-constexpr int kStateVersion = 1;
+constexpr int kStateVersion = 2;  // 2: counts and revisions per local day
 
 // Occupied connector states: a car is at the connector, a session is in progress.
 bool Occupied(const std::string& s) {
@@ -95,10 +96,6 @@ struct ConnectorH {
   std::optional<double> energy;
 };
 
-struct CounterH {
-  int64_t day = kNever;
-  int64_t value = 0;
-};
 
 struct FacilityH {
   explicit FacilityH(TimeZone zone) : tz(std::move(zone)) {}
@@ -114,7 +111,13 @@ struct FacilityH {
   int64_t w = kNever;  // watermark
   std::optional<int64_t> occ;
   int64_t reported_through = kNever;
-  std::map<std::string, CounterH> counters;
+  // The facility model's since-midnight counts, as last seen, per metric and local day
+  // (days within history.late_days): a count is differenced within its own day.
+  std::map<std::string, std::map<int64_t, int64_t>> counters;
+  // Reported days that late readings changed: day -> gateway time of the last change.
+  // Their report is made again (revision + 1) once they have been quiet for the delay.
+  std::map<int64_t, int64_t> revise;
+  std::map<int64_t, int> revision;  // day -> revision of its last report (0: the first)
 
   // Caches.
   int64_t max_heard = kNever;  // newest sensor reading (the max of last_heard)
@@ -146,7 +149,7 @@ int64_t FloorMinute(int64_t t) {
 constexpr const char* kColumns =
     "open_ms, complete_ms, occ_ms, crowded_ms, full_ms, peak, peak_ts, entries, meals, checkins, "
     "sessions, sessions_ended, session_ms, energy_kwh, connector_ms, charging_ms, available_ms, "
-    "reported_ms, in_use_ms, readings";
+    "reported_ms, in_use_ms, readings, late_readings";
 
 void BindRow(Statement& st, const HourRow& r) {
   int i = 1;
@@ -159,7 +162,8 @@ void BindRow(Statement& st, const HourRow& r) {
     st.BindInt(i++, v);
   }
   st.BindDouble(i++, r.energy_kwh);
-  for (int64_t v : {r.connector_ms, r.charging_ms, r.available_ms, r.reported_ms, r.in_use_ms, r.readings}) {
+  for (int64_t v : {r.connector_ms, r.charging_ms, r.available_ms, r.reported_ms, r.in_use_ms, r.readings,
+                    r.late_readings}) {
     st.BindInt(i++, v);
   }
 }
@@ -176,7 +180,8 @@ HourRow ColumnRow(const Statement& st) {
     *p = st.Int(i++);
   }
   r.energy_kwh = st.Double(i++);
-  for (int64_t* p : {&r.connector_ms, &r.charging_ms, &r.available_ms, &r.reported_ms, &r.in_use_ms, &r.readings}) {
+  for (int64_t* p : {&r.connector_ms, &r.charging_ms, &r.available_ms, &r.reported_ms, &r.in_use_ms, &r.readings,
+                     &r.late_readings}) {
     *p = st.Int(i++);
   }
   return r;
@@ -213,12 +218,27 @@ void HourRow::Merge(const HourRow& o) {
   reported_ms += o.reported_ms;
   in_use_ms += o.in_use_ms;
   readings += o.readings;
+  late_readings += o.late_readings;
 }
 
 int64_t SensorSilentMs(const Config& config, const SensorConfig& sc) {
   if (sc.silent_after_s > 0) return int64_t(sc.silent_after_s * 1000.0);
+  // A simulator sampling less often than the default bound would flap offline between
+  // samples; give it three intervals.
   if (sc.driver == "simulator" && config.simulator.interval_s > 0) {
     return std::max<int64_t>(kDefaultSilentMs, int64_t(config.simulator.interval_s * 3000.0));
+  }
+  // Pushed readings (a zigbee seat sensor, a meal terminal) come when something changes
+  // and from periodic reports, often an hour apart: five quiet minutes say nothing.
+  if (sc.driver == "mqtt" || sc.driver == "http") return kDefaultPushSilentMs;
+  if (sc.driver == "modbus") {
+    int64_t ms = kDefaultSilentMs;
+    for (const auto& d : config.drivers.modbus.devices) {
+      for (const auto& r : d.registers) {
+        if ((r.sensor.empty() ? d.sensor : r.sensor) == sc.id) ms = std::max<int64_t>(ms, 3 * int64_t(d.poll_interval_ms));
+      }
+    }
+    return ms;
   }
   return kDefaultSilentMs;
 }
@@ -227,6 +247,8 @@ struct History::Impl {
   std::vector<FacilityH> facilities;
   std::unordered_map<std::string, size_t> index;
   int retention_days = 365;
+  int late_days = 7;
+  std::map<std::string, uint64_t> late_total;  // late readings since start, per facility
   std::map<Key, HourRow> pending;
   std::vector<ChargingSession> pending_sessions;  // finished OCPP transactions of the batch
   uint64_t gen = 1;  // bumped whenever `pending` is cleared (row pointers die)
@@ -324,22 +346,15 @@ struct History::Impl {
     f.w = to;
   }
 
-  void Counter(FacilityH& f, const std::string& name, int64_t value, int64_t ts, int64_t at,
-               int64_t HourRow::*field) {
-    const int64_t day = f.tz.ToLocal(ts).day_number;
-    CounterH& c = f.counters[name];
-    int64_t delta = 0;
-    if (day > c.day || c.day == kNever) {
-      // A new local day: the facility model's daily count started again from 0.
-      delta = value;
-      c.day = day;
-      c.value = value;
-    } else if (day == c.day) {
-      // Within a day the count only grows; a lower value is an older one arriving late.
-      delta = std::max<int64_t>(0, value - c.value);
-      c.value = std::max(c.value, value);
-    }
-    if (delta > 0 && field) RowsAt(f, at)[0]->*field += delta;
+  // A since-midnight count of the facility model, differenced within its own local
+  // day; the increase goes to the hour of the reading that made it (a late reading's
+  // too). A lower value is an older one arriving late: nothing new.
+  void Counter(FacilityH& f, const std::string& name, int64_t value, int64_t ts, int64_t HourRow::*field) {
+    int64_t& last = f.counters[name][f.tz.ToLocal(ts).day_number];
+    const int64_t delta = value - last;
+    if (delta <= 0) return;
+    last = value;
+    if (field) RowsAt(f, ts)[0]->*field += delta;
   }
 
   // record = false: before the facility's first sensor reading, derived rows (the
@@ -352,7 +367,7 @@ struct History::Impl {
       SensorH& s = f.sensors[it->second];
       if (s.last_heard == kNever || r.ts_ms > s.last_heard) s.last_heard = r.ts_ms;
       f.max_heard = std::max(f.max_heard, s.last_heard);
-      RowsAt(f, t)[1 + it->second]->readings += 1;
+      RowsAt(f, r.ts_ms)[1 + it->second]->readings += 1;
       return;
     }
     const std::string& p = r.point;
@@ -372,7 +387,7 @@ struct History::Impl {
       int64_t HourRow::*field = p == "visits/entries" ? &HourRow::entries
                                 : p == "meals/served" ? &HourRow::meals
                                                       : &HourRow::checkins;
-      Counter(f, p, *v, r.ts_ms, t, record ? field : nullptr);
+      Counter(f, p, *v, r.ts_ms, record ? field : nullptr);
     } else if (p.rfind("connectors/", 0) == 0) {
       size_t slash = p.find('/', 11);
       if (slash == std::string::npos) return;
@@ -393,15 +408,16 @@ struct History::Impl {
           // A session already running when history starts has no known start.
           c.session_start = kNever;
         } else if (now && !was) {
-          const LocalDateTime& l = f.LocalAt(t);
-          RowsAt(f, t)[0]->sessions += 1;
-          c.session_start = t;
+          // Counted in the hour it started, by its own time.
+          const LocalDateTime l = f.tz.ToLocal(r.ts_ms);
+          RowsAt(f, r.ts_ms)[0]->sessions += 1;
+          c.session_start = r.ts_ms;
           c.start_day = l.day_number;
           c.start_hour = l.minute_of_day / 60;
         } else if (was && !now && c.session_start != kNever) {
           HourRow& start = Row(f, "", c.start_day, c.start_hour);
           start.sessions_ended += 1;
-          start.session_ms += t - c.session_start;
+          start.session_ms += std::max<int64_t>(0, r.ts_ms - c.session_start);
           c.session_start = kNever;
         }
         c.status = *v;
@@ -410,7 +426,7 @@ struct History::Impl {
         auto v = AsDouble(r.value);
         if (!v) return;
         // A register that went down was replaced or reset: a new baseline, no delivery.
-        if (record && c.energy && *v > *c.energy) RowsAt(f, t)[0]->energy_kwh += *v - *c.energy;
+        if (record && c.energy && *v > *c.energy) RowsAt(f, r.ts_ms)[0]->energy_kwh += *v - *c.energy;
         c.energy = *v;
       }
     } else if (p.rfind("equipment/", 0) == 0 && p.size() > 17 && p.compare(p.size() - 7, 7, "/in_use") == 0) {
@@ -420,7 +436,7 @@ struct History::Impl {
       if (!v) return;
       SensorH& s = f.sensors[it->second];
       const bool on = *v != 0;
-      if (record && on && !(s.in_use_known && s.in_use)) RowsAt(f, t)[1 + it->second]->sessions += 1;
+      if (record && on && !(s.in_use_known && s.in_use)) RowsAt(f, r.ts_ms)[1 + it->second]->sessions += 1;
       s.in_use = on;
       s.in_use_known = true;
     }
@@ -436,7 +452,14 @@ struct History::Impl {
       jf["occ"] = f.occ ? Json(*f.occ) : Json(nullptr);
       jf["reported_through"] = TsOrNull(f.reported_through);
       Json& counters = jf["counters"] = Json::object();
-      for (const auto& [name, c] : f.counters) counters[name] = Json::array({TsOrNull(c.day), c.value});
+      for (const auto& [name, by_day] : f.counters) {
+        Json& jc = counters[name] = Json::object();
+        for (const auto& [day, value] : by_day) jc[std::to_string(day)] = value;
+      }
+      Json& revise = jf["revise"] = Json::object();
+      for (const auto& [day, at] : f.revise) revise[std::to_string(day)] = at;
+      Json& revision = jf["revision"] = Json::object();
+      for (const auto& [day, n] : f.revision) revision[std::to_string(day)] = n;
       Json& sensors = jf["sensors"] = Json::object();
       for (const auto& s : f.sensors) {
         Json js{{"last_heard", TsOrNull(s.last_heard)}};
@@ -462,9 +485,14 @@ struct History::Impl {
     std::vector<FacilityH> next = facilities;
     try {
       Json root = Json::parse(json);
-      if (root.value("version", 0) != kStateVersion) return Status::InvalidArgument("history state: unknown version");
+      const int version = root.value("version", 0);
+      if (version != 1 && version != kStateVersion) return Status::InvalidArgument("history state: unknown version");
       const Json& fs = root.at("facilities");
       for (auto& f : next) {
+        // The maps are the state's alone (a rollback must not keep what the batch added).
+        f.counters.clear();
+        f.revise.clear();
+        f.revision.clear();
         auto it = fs.find(f.id);
         if (it == fs.end()) continue;  // a facility added since: starts fresh
         const Json& jf = *it;
@@ -473,11 +501,18 @@ struct History::Impl {
         f.reported_through = TsFrom(jf, "reported_through");
         if (auto c = jf.find("counters"); c != jf.end()) {
           for (const auto& [name, jc] : c->items()) {
-            CounterH ch;
-            ch.day = jc.at(0).is_null() ? kNever : jc.at(0).get<int64_t>();
-            ch.value = jc.at(1).get<int64_t>();
-            f.counters[name] = ch;
+            if (version == 1) {  // [day, value] of the current day only
+              if (!jc.at(0).is_null()) f.counters[name][jc.at(0).get<int64_t>()] = jc.at(1).get<int64_t>();
+              continue;
+            }
+            for (const auto& [day, value] : jc.items()) f.counters[name][std::stoll(day)] = value.get<int64_t>();
           }
+        }
+        if (auto rv = jf.find("revise"); rv != jf.end()) {
+          for (const auto& [day, at] : rv->items()) f.revise[std::stoll(day)] = at.get<int64_t>();
+        }
+        if (auto rv = jf.find("revision"); rv != jf.end()) {
+          for (const auto& [day, n] : rv->items()) f.revision[std::stoll(day)] = n.get<int>();
         }
         if (auto ss = jf.find("sensors"); ss != jf.end()) {
           for (auto& s : f.sensors) {
@@ -525,6 +560,7 @@ Result<std::unique_ptr<History>> History::Create(const Config& config) {
   std::unique_ptr<History> h(new History());
   Impl& impl = *h->impl_;
   impl.retention_days = config.history.retention_days;
+  impl.late_days = config.history.late_days;
   impl.facilities.reserve(config.facilities.size());
   for (const auto& fc : config.facilities) {
     auto tz = TimeZone::Load(fc.timezone.empty() ? config.timezone : fc.timezone);
@@ -577,6 +613,20 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
     if (rows[a].ts_ms != rows[b].ts_ms) return rows[a].ts_ms < rows[b].ts_ms;
     return !rows[a].sensor_id.empty() && rows[b].sensor_id.empty();
   });
+  // The newest sensor reading of each facility in this batch: derived rows up to it
+  // carry event time (the model derived them from these readings).
+  std::unordered_map<const FacilityH*, int64_t> batch_heard;
+  auto heard_in_batch = [&](const FacilityH* f) {
+    auto it = batch_heard.find(f);
+    return it == batch_heard.end() ? kNever : it->second;
+  };
+  for (const Reading& r : rows) {
+    if (r.sensor_id.empty() || r.ts_ms > now_ms + kFutureSlackMs) continue;
+    if (const FacilityH* f = impl_->Find(r.facility_id)) {
+      auto [it, inserted] = batch_heard.try_emplace(f, r.ts_ms);
+      if (!inserted) it->second = std::max(it->second, r.ts_ms);
+    }
+  }
   for (size_t i : order) {
     const Reading& r = rows[i];
     FacilityH* f = impl_->Find(r.facility_id);
@@ -603,7 +653,7 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
     }
     if (f->w == kNever) {
       if (r.sensor_id.empty()) {
-        impl_->IngestOne(*f, r, r.ts_ms, false);
+        if (r.ts_ms <= heard_in_batch(f)) impl_->IngestOne(*f, r, r.ts_ms, false);
         continue;
       }
       // The first sensor reading ever: the day it falls in is history from its start
@@ -611,14 +661,24 @@ void History::Ingest(const std::vector<Reading>& rows, int64_t now_ms) {
       f->w = f->tz.DayStartMs(r.ts_ms);
       f->reported_through = f->tz.ToLocal(r.ts_ms).day_number - 1;
     }
-    // Time moves with the sensors' readings. A derived row carries the time of the
-    // reading it came from, except those the gateway clock stamps (the midnight reset
-    // of the daily counts): those never move a facility's time past its newest sensor
-    // reading, so that a driver running behind the clock (a simulator faster than the
-    // machine) does not turn its own readings into late ones.
-    int64_t to = r.ts_ms;
-    if (r.sensor_id.empty()) to = std::min(to, f->max_heard);
-    impl_->Advance(*f, to);
+    if (r.sensor_id.empty() && r.ts_ms > std::max(f->max_heard, heard_in_batch(f))) {
+      // Stamped by the gateway clock ahead of every reading (the announcement of a
+      // midnight no reading has crossed yet): not event time. The facility model
+      // states the same values again, at the same instant, with the first reading of
+      // the new day, and only then do they count.
+      continue;
+    }
+    if (!r.sensor_id.empty()) {
+      const int64_t day = f->tz.ToLocal(r.ts_ms).day_number;
+      if (f->reported_through != kNever && day <= f->reported_through) {
+        // Its day was reported already: counted in its own day all the same, marked, and
+        // the day's report is made again (DueReports).
+        impl_->RowsAt(*f, r.ts_ms)[0]->late_readings += 1;
+        f->revise[day] = now_ms;
+        ++impl_->late_total[f->id];
+      }
+    }
+    impl_->Advance(*f, r.ts_ms);
     impl_->IngestOne(*f, r, std::max(r.ts_ms, f->w), true);
   }
 }
@@ -631,7 +691,7 @@ Status History::WriteInTxn(SqliteDb& db) {
   Impl& m = *impl_;
   if (!m.pending.empty()) {
     std::string sql = std::string("INSERT INTO history_hour(facility, sensor, day, hour, ") + kColumns +
-                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                      ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                       "ON CONFLICT(facility, sensor, day, hour) DO UPDATE SET "
                       "open_ms = open_ms + excluded.open_ms, complete_ms = complete_ms + excluded.complete_ms, "
                       "occ_ms = occ_ms + excluded.occ_ms, crowded_ms = crowded_ms + excluded.crowded_ms, "
@@ -646,7 +706,8 @@ Status History::WriteInTxn(SqliteDb& db) {
                       "charging_ms = charging_ms + excluded.charging_ms, "
                       "available_ms = available_ms + excluded.available_ms, "
                       "reported_ms = reported_ms + excluded.reported_ms, in_use_ms = in_use_ms + excluded.in_use_ms, "
-                      "readings = readings + excluded.readings";
+                      "readings = readings + excluded.readings, "
+                      "late_readings = late_readings + excluded.late_readings";
     auto st = db.Prepare(sql);
     if (!st.ok()) return st.status();
     for (const auto& [key, row] : m.pending) {
@@ -702,22 +763,52 @@ void History::RolledBack() {
 
 std::vector<DueReport> History::DueReports(int64_t now_ms, int64_t delay_ms) const {
   std::vector<DueReport> out;
+  auto day_end = [](const FacilityH& f, int64_t day) {
+    date::year_month_day ymd{date::sys_days{date::days{day + 1}}};
+    return f.tz.FromLocal(int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())), 0);
+  };
   for (const auto& f : impl_->facilities) {
     if (f.reported_through == kNever) continue;
     const int64_t today = f.tz.ToLocal(now_ms).day_number;
     int64_t day = std::max(f.reported_through + 1, today - impl_->retention_days);
-    for (int n = 0; n < kMaxReportsPerCall && day < today; ++n, ++day) {
-      date::year_month_day ymd{date::sys_days{date::days{day + 1}}};
-      const int64_t end = f.tz.FromLocal(int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())), 0);
+    int n = 0;
+    for (; n < kMaxReportsPerCall && day < today; ++n, ++day) {
+      const int64_t end = day_end(f, day);
       if (now_ms < end + delay_ms) break;
-      out.push_back(DueReport{f.id, day, end});
+      out.push_back(DueReport{f.id, day, end, 0});
+    }
+    // Revisions: a reported day that late readings changed, once they have stopped for
+    // the delay (a device catching up on a day makes one revision, not one per reading).
+    for (const auto& [d, changed_at] : f.revise) {
+      if (n >= kMaxReportsPerCall) break;
+      if (d > f.reported_through || now_ms < changed_at + delay_ms) continue;
+      auto rev = f.revision.find(d);
+      // A day without a report of its own (before the facility's first reading) gets its first.
+      out.push_back(DueReport{f.id, d, day_end(f, d), rev == f.revision.end() ? 0 : rev->second + 1});
+      ++n;
     }
   }
   return out;
 }
 
-void History::MarkReported(const std::string& facility, int64_t day) {
-  if (FacilityH* f = impl_->Find(facility)) f->reported_through = std::max(f->reported_through, day);
+void History::MarkReported(const std::string& facility, int64_t day, int revision) {
+  FacilityH* f = impl_->Find(facility);
+  if (!f) return;
+  f->reported_through = std::max(f->reported_through, day);
+  f->revision[day] = revision;
+  f->revise.erase(day);
+  // What is kept per day reaches back as far as a reading may (history.late_days).
+  const int64_t keep_from = f->reported_through - impl_->late_days - 1;
+  while (!f->revision.empty() && f->revision.begin()->first < keep_from) f->revision.erase(f->revision.begin());
+  while (!f->revise.empty() && f->revise.begin()->first < keep_from) f->revise.erase(f->revise.begin());
+  for (auto& [name, by_day] : f->counters) {
+    while (!by_day.empty() && by_day.begin()->first < keep_from) by_day.erase(by_day.begin());
+  }
+}
+
+uint64_t History::late_readings(const std::string& facility) const {
+  auto it = impl_->late_total.find(facility);
+  return it == impl_->late_total.end() ? 0 : it->second;
 }
 
 Result<std::vector<HourRow>> History::ReadDay(SqliteDb& db, const std::string& facility, int64_t day) {

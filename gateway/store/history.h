@@ -28,11 +28,18 @@
 //     crowded time (occupancy >= 90 % of capacity) and full time (>= capacity) are
 //     integrated only over open AND complete time, so a silent sensor lowers the data
 //     completeness figure, never the occupancy figures.
-// A row older than W (a late reading) is applied at W. Rows without a sensor (the
-// facility model's) never move W past the facility's newest sensor reading: the ones
-// stamped by the gateway clock (the midnight reset) must not make the readings of a
-// driver that runs behind the clock late. The daily counters
-// (visits/entries, meals/served, checkins/count) are differenced per local day; charging
+// Event time: counts (visits, meals, check-ins, charging and equipment sessions,
+// energy, readings) go to the local hour of the reading's own timestamp, whenever it
+// comes. What is integrated over time moves with W: a row older than W (a sensor that
+// delivers behind the facility's others) changes the state from W on. Rows without a
+// sensor (the facility model's) carry the time of the readings they came from; those
+// stamped ahead of the facility's newest reading are the gateway clock's announcements
+// (a midnight no reading has crossed) and are left out: the model states them again,
+// at the same instant, with the next reading. The daily counters
+// (visits/entries, meals/served, checkins/count) are differenced per local day of
+// their own time; a raw reading whose day was already reported is counted all the
+// same, in late_readings, and makes DueReports offer the day again with the next
+// revision. Charging
 // sessions are the runs of a connector in an occupied state (Preparing .. Finishing)
 // and belong to the hour they started in (an OCPP charge point's finished transactions
 // are also kept whole, one row each: store/charging_sessions.h); energy is the increase of each connector's
@@ -87,6 +94,8 @@ struct HourRow {
   int64_t reported_ms = 0;  // time the sensor was reporting
   int64_t in_use_ms = 0;    // equipment: in use (and reporting)
   int64_t readings = 0;     // raw readings accepted
+  // Facility rows: raw readings of this hour that came after the day was reported.
+  int64_t late_readings = 0;
 
   // Adds o's sums into this row (peak: the higher, the earlier on a tie).
   void Merge(const HourRow& o);
@@ -98,6 +107,7 @@ struct DueReport {
   std::string facility;
   int64_t day = 0;
   int64_t end_ms = 0;
+  int revision = 0;  // 0: the day's first report; n: made again after late readings
 };
 
 class History {
@@ -127,9 +137,13 @@ class History {
   void RolledBack();
 
   // The days whose report is due at now_ms (day ended delay_ms ago or more) and not yet
-  // marked reported; oldest first. Catches up after downtime, within the retention.
+  // marked reported, oldest first (catching up after downtime, within the retention);
+  // then the reported days that late readings changed, once no late reading has come
+  // for delay_ms, with their next revision number.
   std::vector<DueReport> DueReports(int64_t now_ms, int64_t delay_ms) const;
-  void MarkReported(const std::string& facility, int64_t day);
+  void MarkReported(const std::string& facility, int64_t day, int revision = 0);
+  // Readings that came after their day was reported, since the process started.
+  uint64_t late_readings(const std::string& facility) const;
 
   // The facility's rows of one local day: what is committed plus what is pending.
   Result<std::vector<HourRow>> ReadDay(SqliteDb& db, const std::string& facility, int64_t day);

@@ -110,6 +110,14 @@ const std::vector<Migration> kMigrations = {
       DROP INDEX charging_session_day;
       DROP TABLE charging_session;
     )sql"},
+    // 4: readings that came after their day's report was made (docs/report-format.md,
+    // "Late readings"), per facility and local hour of the reading's own time.
+    {R"sql(
+      ALTER TABLE history_hour ADD COLUMN late_readings INTEGER NOT NULL DEFAULT 0;
+    )sql",
+     R"sql(
+      ALTER TABLE history_hour DROP COLUMN late_readings;
+    )sql"},
 };
 
 }  // namespace

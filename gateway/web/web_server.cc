@@ -345,6 +345,7 @@ std::string WebServer::StatusJson() {
                    {"refused_disk_full", ps.refused_disk_full},
                    {"refused_io_error", ps.refused_io_error},
                    {"rejected_unknown", ps.rejected_unknown},
+                   {"rejected_too_old", ps.rejected_too_old},
                    {"commit_failures", ps.commit_failures},
                    {"failing", ps.failing}};
 
@@ -386,6 +387,12 @@ std::string WebServer::MetricsText() {
   m.Sample("gateway_readings_refused_total", double(ps.rejected_unknown), "reason=\"unknown_sensor\"");
   m.Sample("gateway_readings_refused_total", double(ps.refused_disk_full), "reason=\"disk_full\"");
   m.Sample("gateway_readings_refused_total", double(ps.refused_io_error), "reason=\"io_error\"");
+  m.Sample("gateway_readings_refused_total", double(ps.rejected_too_old), "reason=\"too_old\"");
+  m.Family("gateway_late_readings_total", "counter",
+           "Readings that came after their day's report was made (counted in their day; the report is revised).");
+  for (const auto& [facility, n] : ps.late_readings) {
+    m.Sample("gateway_late_readings_total", double(n), "facility=\"" + Label(facility) + "\"");
+  }
   m.One("gateway_readings_dropped_total", "counter", "Readings dropped from the buffer by its disk cap.",
         double(src_.outbox.dropped_total()));
   m.One("gateway_buffer_lost_readings", "gauge",

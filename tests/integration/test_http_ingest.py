@@ -175,8 +175,9 @@ def test_http_ingest_busy(tmp_path, broker, make_subscriber, make_gateway):
     gw = make_gateway(config(tmp_path, port, max_pending=10), [broker.uri])
     gw.wait_log(r"http ingest: POST", 15)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    base = int(time.time() * 1000) - 60000
     batch = {"facility": "station-1", "sensor": "load-0",
-             "readings": [{"point": "occupancy", "value": n, "ts": 1700000000000 + n} for n in range(11)]}
+             "readings": [{"point": "occupancy", "value": n, "ts": base + n} for n in range(11)]}
     conn.request("POST", "/api/v1/readings", json.dumps(batch),
                  {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
     res = conn.getresponse()
@@ -193,4 +194,39 @@ def test_http_ingest_busy(tmp_path, broker, make_subscriber, make_gateway):
     sub.barrier()
     assert len(readings(sub.snapshot())[("station-1", "sensors/load-0/occupancy")]) == 5
     conn.close()
+    assert gw.terminate(timeout=30) == 0
+
+
+def test_http_ingest_how_far_back(tmp_path, broker, make_subscriber, make_gateway):
+    """A reading may be stamped up to history.late_days (7) local days back: a device that
+    buffered for 6 days is accepted and published with its own timestamps; one stamped
+    9 days back is refused with 400 naming the setting, and nothing of its batch is stored."""
+    port = free_port()
+    sub = make_subscriber(broker)
+    gw = make_gateway(config(tmp_path, port), [broker.uri])
+    gw.wait_log(r"http ingest: POST", 15)
+    now = int(time.time() * 1000)
+    day = 86400000
+
+    def post(readings):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", "/api/v1/readings",
+                         json.dumps({"facility": "station-1", "sensor": "load-0", "readings": readings}),
+                         {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+            res = conn.getresponse()
+            return res.status, json.loads(res.read() or b"{}")
+        finally:
+            conn.close()
+
+    status, body = post([{"point": "occupancy", "value": 7, "ts": now - 9 * day},
+                         {"point": "occupancy", "value": 8, "ts": now - 60000}])
+    assert status == 400
+    assert "history.late_days" in body["error"] and "readings[0].ts" in body["error"]
+    status, _ = post([{"point": "occupancy", "value": 6, "ts": now - 6 * day}])
+    assert status == 202
+    key = ("station-1", "sensors/load-0/occupancy")
+    sub.wait_for(lambda m: key in readings(m), 30, "the 6-day-old reading")
+    got = [(x["timestamp"], x["value"]) for x in readings(sub.snapshot())[key]]
+    assert got == [(now - 6 * day, 6)]  # its own time; the refused batch left nothing
     assert gw.terminate(timeout=30) == 0

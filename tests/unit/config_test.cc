@@ -726,6 +726,17 @@ TEST_CASE("config: the history section, its defaults and its errors", "[config][
   ExpectError(load, f, 9, "history.daily_report_delay_s", "must be between 0 and 21600, got 90000");
   ExpectError(load, f, 10, "history.keep_raw", "unknown key");
   CHECK(load.errors.size() == 4);
+  CHECK(example.config.history.late_days == 7);
+
+  // How far back a reading may come is bounded by what the history keeps.
+  TempDir dir;
+  const std::string late = dir.Write("late.yaml",
+                                     "gateway:\n  group_id: huacao\n  edge_node_id: gw-1\n"
+                                     "uplink:\n  brokers: [tcp://127.0.0.1:1883]\n"
+                                     "history:\n  retention_days: 30\n  late_days: 31\n");
+  ConfigLoad too_far = LoadConfig(late);
+  CHECK_FALSE(too_far.ok());
+  ExpectError(too_far, late, 8, "history.late_days", "must be between 0 and 30, got 31");
 }
 
 TEST_CASE("config: the installed config does nothing made up and says what is missing", "[config]") {

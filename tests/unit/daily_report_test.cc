@@ -39,9 +39,10 @@ struct Gateway {
     history = std::move(store::History::Create(config).value());
     pipeline = std::make_unique<Pipeline>(io, config, *outbox, *model, clock);
     pipeline->set_history(history.get(), [this](const std::string& f, int64_t day,
-                                                const std::vector<store::HourRow>& rows) -> std::optional<Value> {
+                                                const std::vector<store::HourRow>& rows,
+                                                int revision) -> std::optional<Value> {
       (void)f;
-      return Value(report::DailyDataSet(config.facilities.at(0), day, rows));
+      return Value(report::DailyDataSet(config.facilities.at(0), day, rows, revision));
     });
     REQUIRE(pipeline->Start(clock.NowMs()).ok());
   }

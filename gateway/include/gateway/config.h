@@ -256,6 +256,9 @@ struct HistoryConfig {
   int retention_days = 365;        // hourly rollups older than this many local days are deleted
   bool daily_report = true;        // publish reports/daily per facility after each local midnight
   int daily_report_delay_s = 60;   // wait this long after midnight for the day's late readings
+  // How far back a reading may be stamped (local days before today, by the gateway
+  // clock): older ones are refused and counted. At most retention_days.
+  int late_days = 7;
 };
 
 struct LogConfig {

@@ -1,0 +1,213 @@
+"""Event time on the wire, with the real gateway, mosquitto and a real subscriber.
+
+1. reports/daily revisions: the gateway's clock (libfaketime) runs just before a local
+   midnight; a canteen's door counter posts through HTTP ingest with its own
+   timestamps. The day's report (revision 0) is made after the watermark; then a
+   reading of that day arrives late: it is counted in its day, and the report comes
+   again as revision 1, stamped when it was made. The subscriber decodes both, and the
+   gateway's own `report` equals the last revision.
+2. A restart never re-stamps: a charge point's energy register and a door counter are
+   posted, the gateway restarts, more is posted; every metric on the wire, ordered by
+   timestamp, never goes back, no value is stamped later than the reading it came from,
+   and no timestamp carries two different values.
+"""
+
+import datetime
+import glob
+import http.client
+import json
+import time
+import zoneinfo
+
+from gateway import preload_env, run_cli
+from helpers import base_config, free_port
+from sparkplug import by_type
+
+GROUP = "huacao"
+TOKEN = "event-time-token"
+ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def faketime_lib():
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    assert found, "libfaketime is not installed (scripts/install-deps.sh installs it)"
+    return found[0]
+
+
+def post(port, facility, sensor, readings):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/readings", json.dumps({"facility": facility, "sensor": sensor,
+                                                             "readings": readings}),
+                     {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+        res = conn.getresponse()
+        return res.status, res.read()
+    finally:
+        conn.close()
+
+
+def config(tmp_path, edge, port, facilities, **history):
+    cfg = base_config(GROUP, edge, tmp_path / ("data-" + edge), facilities)
+    cfg["simulator"] = {"enabled": False}
+    cfg["drivers"] = {"http": {"enabled": True, "port": port, "token": TOKEN}}
+    if history:
+        cfg["history"] = history
+    return cfg
+
+
+def daily_reports(msgs):
+    """(date, revision) -> (metric, row 'day') of every reports/daily in DDATA."""
+    out = {}
+    for m in msgs:
+        if m.type != "DDATA":
+            continue
+        for x in m.metrics:
+            if x["name"] == "reports/daily":
+                day = x["value"][0]
+                out[(day["date"], day["revision"])] = (x, day)
+    return out
+
+
+def test_daily_report_revision_after_a_late_reading(tmp_path, broker, make_subscriber, make_gateway):
+    port = free_port()
+    facilities = [{"id": "canteen-1", "type": "canteen", "name": "Canteen", "capacity": 20,
+                   "sensors": [{"id": "door-1", "kind": "door_counter", "driver": "http"}]}]
+    cfg = config(tmp_path, "gw-revision", port, facilities, daily_report_delay_s=5)
+    # The gateway's clock: 25 s before the next local midnight of the real clock's day.
+    real = time.time()
+    local = datetime.datetime.fromtimestamp(real, ZONE)
+    midnight = datetime.datetime(local.year, local.month, local.day, tzinfo=ZONE) + datetime.timedelta(days=1)
+    midnight_ms = int(midnight.timestamp() * 1000)
+    offset_s = int(midnight.timestamp() - 25 - real)
+    day = (midnight - datetime.timedelta(days=1)).date().isoformat()
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text("%+d\n" % offset_s)
+
+    sub = make_subscriber(broker)
+    gw = make_gateway(cfg, [broker.uri], start=False)
+    gw.env = preload_env(faketime_lib(), FAKETIME_TIMESTAMP_FILE=offset_file, FAKETIME_CACHE_DURATION=1,
+                         DONT_FAKE_MONOTONIC=1)
+    gw.start()
+    gw.wait_log(r"http ingest: POST /api/v1/readings", 15)
+
+    def door(entries, exits, ts):
+        return [{"point": "entries_total", "value": entries, "ts": ts},
+                {"point": "exits_total", "value": exits, "ts": ts}]
+
+    # Before midnight: a baseline, then 7 in and 1 out (the counter's own times).
+    t0 = midnight_ms - 20000
+    assert post(port, "canteen-1", "door-1", door(100, 100, t0) + door(107, 101, t0 + 2000))[0] == 202
+    # The day's report: after midnight plus the delay, on the gateway's clock.
+    sub.wait_for(lambda msgs: (day, 0) in daily_reports(msgs), 60, "reports/daily revision 0 of " + day)
+    # A reading of that day arrives late (the counter buffered its last sample): 3 more in.
+    late_ts = midnight_ms - 5000
+    assert post(port, "canteen-1", "door-1", door(110, 101, late_ts))[0] == 202
+    sub.wait_for(lambda msgs: (day, 1) in daily_reports(msgs), 60, "reports/daily revision 1 of " + day)
+    gw.wait_log(r"daily report of canteen-1 for %s queued again \(revision 1" % day, 10)
+    assert gw.terminate(timeout=30) == 0
+    sub.barrier()
+    reports = daily_reports(sub.snapshot())
+
+    first_metric, first = reports[(day, 0)]
+    last_metric, last = reports[(day, 1)]
+    assert first_metric["timestamp"] == midnight_ms           # revision 0: at the midnight
+    assert first["visits"] == 7 and first["late_readings"] == 0
+    # The late 3 are counted in their day; the sample's two points are its late readings.
+    assert last["visits"] == 10 and last["late_readings"] == 2
+    # A revision is stamped when it was made: after the late reading's arrival, never
+    # at the midnight again (one timestamp, one value).
+    assert last_metric["timestamp"] > midnight_ms + 5000
+    assert (day, 2) not in reports
+
+    out = tmp_path / "report.json"
+    rc, _, err = run_cli(["report", "--config", str(gw.config_path), "--from", day, "--to", day,
+                          "--format", "json", "--out", str(out)])
+    assert rc == 0, err
+    rep = json.loads(out.read_text(encoding="utf-8"))["facilities"][0]["days"][0]
+    assert rep["visits"] == last["visits"]
+    assert rep["late_readings"] == last["late_readings"]
+    assert abs(rep["opening_hours"] - last["opening_hours"]) < 1e-9
+    assert rep["peak_occupancy"] == last["peak_occupancy"]
+    assert abs(rep["mean_occupancy"] - last["mean_occupancy"]) < 0.01  # the JSON rounds it
+    assert abs(rep["completeness"] - last["completeness"]) < 1e-4
+
+
+def test_a_restart_never_re_stamps(tmp_path, broker, make_subscriber, make_gateway):
+    port = free_port()
+    facilities = [{"id": "ev-1", "type": "charging_station", "name": "EV",
+                   "sensors": [{"id": "cp-1", "kind": "charge_point", "driver": "http", "connectors": 2}]},
+                  {"id": "canteen-1", "type": "canteen", "name": "Canteen", "capacity": 20,
+                   "sensors": [{"id": "door-1", "kind": "door_counter", "driver": "http"}]}]
+    cfg = config(tmp_path, "gw-restart", port, facilities)
+    sub = make_subscriber(broker)
+    gw = make_gateway(cfg, [broker.uri])
+    gw.wait_log(r"http ingest: POST /api/v1/readings", 15)
+    now = int(time.time() * 1000)
+    taken = {}  # (device, metric) -> set of timestamps readings were taken at
+
+    def send(facility, sensor, readings):
+        assert post(port, facility, sensor, readings)[0] == 202
+        for r in readings:
+            taken.setdefault(facility, set()).add(r["ts"])
+
+    send("ev-1", "cp-1", [{"point": "connector/1/status", "value": "Charging", "ts": now - 60000},
+                          {"point": "connector/1/energy_kwh", "value": 12.1, "ts": now - 60000},
+                          {"point": "connector/1/energy_kwh", "value": 12.9, "ts": now - 30000}])
+    send("canteen-1", "door-1", [{"point": "entries_total", "value": 50, "ts": now - 40000},
+                                 {"point": "exits_total", "value": 50, "ts": now - 40000},
+                                 {"point": "entries_total", "value": 55, "ts": now - 20000},
+                                 {"point": "exits_total", "value": 51, "ts": now - 20000}])
+    sub.wait_for(lambda msgs: any(x["name"] == "occupancy/current" and x["value"] == 4
+                                  for m in by_type(msgs, "DDATA") if m.device == "canteen-1" for x in m.metrics),
+                 30, "the canteen's occupancy")
+    assert gw.terminate(timeout=30) == 0
+    restart_ms = int(time.time() * 1000)
+    gw.start()
+    gw.wait_log(r"http ingest: POST /api/v1/readings", 15)
+    send("ev-1", "cp-1", [{"point": "connector/1/energy_kwh", "value": 13.6, "ts": restart_ms + 1000}])
+    send("canteen-1", "door-1", [{"point": "entries_total", "value": 58, "ts": restart_ms + 2000},
+                                 {"point": "exits_total", "value": 51, "ts": restart_ms + 2000}])
+    sub.wait_for(lambda msgs: any(x["name"] == "occupancy/current" and x["value"] == 7
+                                  for m in by_type(msgs, "DDATA") if m.device == "canteen-1" for x in m.metrics),
+                 30, "the canteen's occupancy after the restart")
+    assert gw.terminate(timeout=30) == 0
+    sub.barrier()
+    msgs = sub.snapshot()
+    assert len(by_type(msgs, "NBIRTH")) == 2
+
+    # Every metric of both runs, births included, by device and name.
+    series = {}
+    for m in by_type(msgs, "DBIRTH", "DDATA"):
+        for x in m.metrics:
+            series.setdefault((m.device, x["name"]), set()).add((x["timestamp"], json.dumps(x["value"])))
+    # Facts of the start-up moment (capacity, opening hours) are the only ones taken by the
+    # gateway itself; everything else was taken at a reading's time.
+    own = {"occupancy/capacity", "status/open"}
+    problems = []
+    for (device, name), points in sorted(series.items()):
+        by_ts = {}
+        for ts, v in points:
+            by_ts.setdefault(ts, set()).add(v)
+        for ts, vs in by_ts.items():
+            if len(vs) > 1:
+                problems.append("%s %s: two values at %d: %s" % (device, name, ts, sorted(vs)))
+        if name not in own and not name.startswith("reports/"):
+            # A local midnight is the one instant the gateway stamps a daily count (its 0)
+            # without a reading at it.
+            extra = {ts for ts in set(by_ts) - taken[device]
+                     if datetime.datetime.fromtimestamp(ts / 1000, ZONE).time() != datetime.time(0, 0)}
+            if extra:
+                problems.append("%s %s stamped %s, when no reading was taken" % (device, name, sorted(extra)))
+        # Cumulative values never go back when ordered by time.
+        if name.endswith("energy_kwh") or name.endswith("_total") or name == "visits/entries":
+            ordered = [json.loads(next(iter(by_ts[ts]))) for ts in sorted(by_ts)]
+            if ordered != sorted(ordered):
+                problems.append("%s %s goes back: %s" % (device, name, ordered))
+    assert not problems, "\n".join(problems)
+    energy = sorted(series[("ev-1", "connectors/1/energy_kwh")])
+    assert [json.loads(v) for _, v in energy] == [12.1, 12.9, 13.6]
+    # sensors/{id}/online = true only when the sensor spoke: once per run at most, at a reading.
+    online = sorted(series[("ev-1", "sensors/cp-1/online")])
+    assert all(ts in taken["ev-1"] for ts, v in online if v == "true")
+    # No placeholder status for connector 2, which never reported.
+    assert ("ev-1", "connectors/2/status") not in series
