@@ -39,7 +39,8 @@ def metric_value(m):
         v = m.int_value
         return v - (1 << 32) if v >= (1 << 31) else v
     if dt in (5, 6, 7):
-        return m.int_value
+        # uplink.encoding: tahu puts UInt32 in long_value; read whichever carries it.
+        return m.long_value if m.WhichOneof("value") == "long_value" else m.int_value
     if dt == 4:
         v = m.long_value
         return v - (1 << 64) if v >= (1 << 63) else v
@@ -65,7 +66,7 @@ def _cell(v, dt):
         x = v.int_value
         return x - (1 << 32) if x >= (1 << 31) else x
     if dt in (5, 6, 7):
-        return v.int_value
+        return v.long_value if v.WhichOneof("value") == "long_value" else v.int_value
     if dt == 4:
         x = v.long_value
         return x - (1 << 64) if x >= (1 << 63) else x
