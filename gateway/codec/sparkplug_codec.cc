@@ -21,6 +21,30 @@ void SetCell(pb::Payload_DataSet_DataSetValue& c, const Scalar& v) {
   }
 }
 
+// Tahu JS reads DataSet cells only of the types UInt32 (from long_value), Int64, Float,
+// Double, Boolean and String, throws on any other column type, and hands an Int64 cell
+// back unsigned (a -1 would read 18446744073709551615). So UInt64 columns go as Int64,
+// whose bits are the same, and the signed ones (Int32, Int64: sentinels such as -1,
+// transaction ids) as Double, which holds every value of theirs the gateway makes
+// (|v| < 2^53) exactly.
+DataType TahuColumnType(DataType t) {
+  switch (t) {
+    case DataType::kUInt64: return DataType::kInt64;
+    case DataType::kInt32:
+    case DataType::kInt64: return DataType::kDouble;
+    default: return t;
+  }
+}
+
+void SetTahuCell(pb::Payload_DataSet_DataSetValue& c, const Scalar& v) {
+  switch (v.index()) {
+    case 1: c.set_double_value(static_cast<double>(std::get<int32_t>(v))); break;
+    case 2: c.set_double_value(static_cast<double>(std::get<int64_t>(v))); break;
+    case 3: c.set_long_value(std::get<uint32_t>(v)); break;
+    default: SetCell(c, v); break;
+  }
+}
+
 // DataSet columns carry their type; a cell is read as its column says. Cells whose
 // column type the gateway does not use make the whole metric unreadable (nullopt).
 std::optional<Scalar> GetCell(const pb::Payload_DataSet_DataSetValue& c, uint32_t type) {
@@ -31,7 +55,11 @@ std::optional<Scalar> GetCell(const pb::Payload_DataSet_DataSetValue& c, uint32_
     case pb::Int32: return Scalar(static_cast<int32_t>(c.int_value()));
     case pb::UInt8:
     case pb::UInt16:
-    case pb::UInt32: return Scalar(c.int_value());
+    case pb::UInt32:
+      if (c.value_case() == pb::Payload_DataSet_DataSetValue::kLongValue) {
+        return Scalar(static_cast<uint32_t>(c.long_value()));
+      }
+      return Scalar(c.int_value());
     case pb::Int64: return Scalar(static_cast<int64_t>(c.long_value()));
     case pb::UInt64:
     case pb::DateTime: return Scalar(c.long_value());
@@ -44,13 +72,21 @@ std::optional<Scalar> GetCell(const pb::Payload_DataSet_DataSetValue& c, uint32_
   }
 }
 
-void SetDataSet(pb::Payload_DataSet& out, const DataSet& d) {
+void SetDataSet(pb::Payload_DataSet& out, const DataSet& d, Encoding enc) {
   out.set_num_of_columns(d.columns.size());
   for (const auto& c : d.columns) out.add_columns(c);
-  for (DataType t : d.types) out.add_types(static_cast<uint32_t>(t));
+  for (DataType t : d.types) {
+    out.add_types(static_cast<uint32_t>(enc == Encoding::kTahu ? TahuColumnType(t) : t));
+  }
   for (const auto& row : d.rows) {
     auto* r = out.add_rows();
-    for (const Scalar& cell : row) SetCell(*r->add_elements(), cell);
+    for (const Scalar& cell : row) {
+      if (enc == Encoding::kTahu) {
+        SetTahuCell(*r->add_elements(), cell);
+      } else {
+        SetCell(*r->add_elements(), cell);
+      }
+    }
   }
 }
 
@@ -72,18 +108,24 @@ std::optional<DataSet> GetDataSet(const pb::Payload_DataSet& in) {
   return d;
 }
 
-void SetValue(pb::Payload_Metric& m, const Value& v) {
+void SetValue(pb::Payload_Metric& m, const Value& v, Encoding enc) {
   m.set_datatype(static_cast<uint32_t>(DataTypeOf(v)));
   switch (v.index()) {
     case 0: m.set_boolean_value(std::get<bool>(v)); break;
     case 1: m.set_int_value(static_cast<uint32_t>(std::get<int32_t>(v))); break;
     case 2: m.set_long_value(static_cast<uint64_t>(std::get<int64_t>(v))); break;
-    case 3: m.set_int_value(std::get<uint32_t>(v)); break;
+    case 3:
+      if (enc == Encoding::kTahu) {
+        m.set_long_value(std::get<uint32_t>(v));
+      } else {
+        m.set_int_value(std::get<uint32_t>(v));
+      }
+      break;
     case 4: m.set_long_value(std::get<uint64_t>(v)); break;
     case 5: m.set_float_value(std::get<float>(v)); break;
     case 6: m.set_double_value(std::get<double>(v)); break;
     case 7: m.set_string_value(std::get<std::string>(v)); break;
-    case 8: SetDataSet(*m.mutable_dataset_value(), std::get<DataSet>(v)); break;
+    case 8: SetDataSet(*m.mutable_dataset_value(), std::get<DataSet>(v), enc); break;
   }
 }
 
@@ -100,6 +142,7 @@ std::optional<Value> GetValue(const pb::Payload_Metric& m, uint32_t datatype) {
     case pb::UInt8:
     case pb::UInt16:
     case pb::UInt32:
+      if (m.value_case() == pb::Payload_Metric::kLongValue) return Value(static_cast<uint32_t>(m.long_value()));
       return Value(m.int_value());
     case pb::Int64:
       return Value(static_cast<int64_t>(m.long_value()));
@@ -126,7 +169,7 @@ std::optional<Value> GetValue(const pb::Payload_Metric& m, uint32_t datatype) {
 
 }  // namespace
 
-std::string Encode(const Payload& payload) {
+std::string Encode(const Payload& payload, Encoding encoding) {
   pb::Payload p;
   p.set_timestamp(payload.timestamp_ms);
   if (payload.seq) p.set_seq(*payload.seq);
@@ -138,7 +181,7 @@ std::string Encode(const Payload& payload) {
     if (in.alias) m->set_alias(*in.alias);
     m->set_timestamp(in.timestamp_ms);
     if (in.is_historical) m->set_is_historical(true);
-    SetValue(*m, in.value);
+    SetValue(*m, in.value, encoding);
   }
   return p.SerializeAsString();
 }

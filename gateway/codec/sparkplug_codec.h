@@ -1,8 +1,12 @@
 // SparkplugCodec: gateway values <-> Sparkplug B 3.0 Protobuf payloads.
 //
 // The only place that knows the Protobuf classes; the uplink hands it plain metrics
-// and gets bytes back. Int32/UInt32 travel in int_value (Int32 as two's complement),
-// Int64/UInt64 in long_value, as the specification's "Metric value" table says.
+// and gets bytes back. Two encodings (docs/wire-format.md, "Value encoding"): kSpec puts
+// Int32/UInt32 in int_value (Int32 as two's complement) and Int64/UInt64 in long_value,
+// as the specification's "Metric value" table says; kTahu puts UInt32 in long_value and
+// gives DataSet columns only the types Eclipse Tahu's decoders read correctly (UInt64
+// columns as Int64, Int32/Int64 columns as Double), for Node-RED, Ignition and Tahu
+// Java. Decode reads both.
 // Stateless functions; any thread.
 #pragma once
 
@@ -17,14 +21,14 @@
 
 namespace gateway::codec {
 
+enum class Encoding { kSpec, kTahu };
+
 struct Metric {
-  std::string name;
+  std::string name;  // empty: not sent (a data message that carries the alias alone)
   Value value;
   uint64_t timestamp_ms = 0;
   bool is_historical = false;
-  // Sparkplug alias: set in births beside the name, alone (empty name) in data. The
-  // gateway's uplink leaves it unset today; the town host reads it.
-  std::optional<uint64_t> alias = std::nullopt;
+  std::optional<uint64_t> alias = std::nullopt;  // Sparkplug metric alias; none: not sent
 };
 
 struct Payload {
@@ -34,11 +38,12 @@ struct Payload {
 };
 
 // Serialises a payload. Never fails for well-formed Values.
-std::string Encode(const Payload& payload);
+std::string Encode(const Payload& payload, Encoding encoding = Encoding::kSpec);
 
 // Parses a payload from the network. Bounded by max_bytes; metrics of types the
 // gateway does not use (Template, arrays...) are skipped, not errors, and so is a
-// DataSet with a column type other than the scalar ones of gateway::Scalar.
+// DataSet with a column type other than the scalar ones of gateway::Scalar. A UInt32
+// is read from whichever of int_value and long_value carries it (either encoding).
 Result<Payload> Decode(std::string_view bytes, size_t max_bytes = 1 << 20);
 
 // For a receiver of aliases: the datatype a birth declared for a metric that arrives

@@ -439,6 +439,12 @@ class Parser {
         {"node_metrics_interval_s",
          [&](const YAML::Node& v, const std::string& p) { Int(v, p, &u.node_metrics_interval_s); }},
         {"primary_host_id", [&](const YAML::Node& v, const std::string& p) { String(v, p, &u.primary_host_id); }},
+        {"aliases", [&](const YAML::Node& v, const std::string& p) { Bool(v, p, &u.aliases); }},
+        {"encoding",
+         [&](const YAML::Node& v, const std::string& p) {
+           Enum<UplinkEncoding>(v, p, {{"spec", UplinkEncoding::kSpec}, {"tahu", UplinkEncoding::kTahu}},
+                                &u.encoding);
+         }},
         {"tls", [&](const YAML::Node& v, const std::string& p) { Tls(v, p); }},
     });
   }

@@ -719,6 +719,15 @@ Status History::WriteInTxn(SqliteDb& db) {
   }
   Status sessions = InsertSessions(db, m.pending_sessions);
   if (!sessions.ok()) return sessions;
+  // The per-day counters reach back as far as a reading may (history.late_days), also
+  // when no daily report prunes them (history.daily_report: false).
+  for (auto& f : m.facilities) {
+    if (f.w == kNever) continue;
+    const int64_t keep_from = f.tz.ToLocal(f.w).day_number - m.late_days - 1;
+    for (auto& [name, by_day] : f.counters) {
+      while (!by_day.empty() && by_day.begin()->first < keep_from) by_day.erase(by_day.begin());
+    }
+  }
   m.written_state = m.SaveState();
   auto put = db.Prepare("INSERT INTO meta(key, value) VALUES('history_state', ?) "
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value");

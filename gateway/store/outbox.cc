@@ -688,7 +688,7 @@ Result<std::vector<StoredReading>> Outbox::ReadAfter(int64_t after_seq, size_t l
 Result<std::vector<LatestValue>> Outbox::Latest(const std::string& facility) {
   if (Status s = EnsureOpen(); !s.ok()) return s;
   auto st = db_.Prepare(
-      "SELECT name, datatype, last_value, last_ts FROM metric WHERE facility = ? "
+      "SELECT name, datatype, last_value, last_ts, id FROM metric WHERE facility = ? "
       "AND last_ts IS NOT NULL ORDER BY name");
   if (!st.ok()) return st.status();
   st->BindText(1, facility);
@@ -698,7 +698,7 @@ Result<std::vector<LatestValue>> Outbox::Latest(const std::string& facility) {
     if (!row.ok()) return row.status();
     if (!row.value()) break;
     out.push_back(LatestValue{st->Text(0), ColumnValue(*st, 2, static_cast<DataType>(st->Int(1))),
-                              st->Int(3)});
+                              st->Int(3), static_cast<uint32_t>(st->Int(4))});
   }
   return out;
 }

@@ -68,6 +68,7 @@ struct LatestValue {
   std::string name;
   Value value;
   int64_t ts_ms = 0;
+  uint32_t metric_id = 0;  // as in StoredReading (the uplink's metric alias is made of it)
 };
 
 class Outbox {

@@ -115,7 +115,8 @@ MqttUplink::MqttUplink(boost::asio::io_context& io, const Config& config, store:
       outbox_(outbox),
       clock_(clock),
       version_(std::move(version)),
-      session_(config.group_id, config.edge_node_id),
+      session_(config.group_id, config.edge_node_id,
+               config.uplink.encoding == UplinkEncoding::kTahu ? codec::Encoding::kTahu : codec::Encoding::kSpec),
       backoff_(config.uplink.reconnect_min_ms, config.uplink.reconnect_max_ms),
       reconnect_timer_(io),
       node_metrics_timer_(io),
@@ -352,12 +353,16 @@ bool MqttUplink::CanPublishData() const {
 }
 
 std::vector<codec::Metric> MqttUplink::NodeMetrics(uint64_t now_ms) const {
-  return {
+  std::vector<codec::Metric> metrics = {
       codec::Metric{"gateway/version", Value(version_), now_ms, false},
       codec::Metric{"buffer/depth", Value(static_cast<uint64_t>(outbox_.depth())), now_ms, false},
       codec::Metric{"buffer/dropped", Value(static_cast<uint64_t>(outbox_.dropped_total())), now_ms, false},
       codec::Metric{"uplink/reconnects", Value(static_cast<uint64_t>(reconnects_)), now_ms, false},
   };
+  if (config_.uplink.aliases) {
+    for (auto& m : metrics) m.alias = SparkplugSession::NodeAlias(m.name);
+  }
+  return metrics;
 }
 
 void MqttUplink::PublishBirths() {
@@ -394,7 +399,9 @@ Status MqttUplink::PublishDBirth(const std::string& facility) {
   names.clear();
   for (auto& lv : latest.value()) {
     names.insert(lv.name);
-    metrics.push_back(codec::Metric{lv.name, std::move(lv.value), static_cast<uint64_t>(lv.ts_ms), false});
+    codec::Metric m{lv.name, std::move(lv.value), static_cast<uint64_t>(lv.ts_ms), false};
+    if (config_.uplink.aliases) m.alias = SparkplugSession::FacilityAlias(lv.metric_id);
+    metrics.push_back(std::move(m));
   }
   return Publish(session_.DeviceTopic("DBIRTH", facility),
                  session_.NextPayload(clock_.NowMs(), std::move(metrics)), 0);
@@ -489,8 +496,15 @@ void MqttUplink::Drain() {
         flight.sent = std::chrono::steady_clock::now();
         for (size_t i = start; i < end; ++i) {
           const auto* r = group[i];
-          metrics.push_back(codec::Metric{outbox_.metric(r->metric_id).name, r->value,
-                                          static_cast<uint64_t>(r->ts_ms), r->ts_ms < online_since_ms_});
+          const bool historical = r->ts_ms < online_since_ms_;
+          if (up.aliases) {
+            // The DBIRTH named it; the data carries the alias alone.
+            metrics.push_back(codec::Metric{std::string(), r->value, static_cast<uint64_t>(r->ts_ms), historical,
+                                            SparkplugSession::FacilityAlias(r->metric_id)});
+          } else {
+            metrics.push_back(codec::Metric{outbox_.metric(r->metric_id).name, r->value,
+                                            static_cast<uint64_t>(r->ts_ms), historical});
+          }
           if (ack_observer_) flight.ts.push_back(r->ts_ms);
         }
         const uint64_t id = next_msg_id_++;
@@ -611,6 +625,9 @@ void MqttUplink::PublishNodeMetrics() {
   int64_t now = clock_.NowMs();
   auto metrics = NodeMetrics(static_cast<uint64_t>(now));
   metrics.erase(metrics.begin());  // the version does not change within a birth
+  if (config_.uplink.aliases) {
+    for (auto& m : metrics) m.name.clear();  // NBIRTH named them
+  }
   Publish(session_.NodeTopic("NDATA"), session_.NextPayload(now, std::move(metrics)), 0);
 }
 

@@ -1,12 +1,14 @@
 // SparkplugSession: the edge-node side of Sparkplug B 3.0 that does not depend on the
 // MQTT client: topic names, the bdSeq of each connection, the 0..255 message seq, and
-// the payloads of NBIRTH, NDEATH, DBIRTH, NDATA and DDATA.
+// the payloads of NBIRTH, NDEATH, DBIRTH, NDATA and DDATA in the configured encoding,
+// and the metric alias scheme of docs/wire-format.md ("Metric aliases").
 //
 // Owned by the MqttUplink and used only on the core's event-loop thread. Pure, so that
 // unit tests check seq wrapping and birth contents without a broker.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +19,14 @@ namespace gateway::uplink {
 
 class SparkplugSession {
  public:
-  SparkplugSession(std::string group_id, std::string edge_node_id);
+  SparkplugSession(std::string group_id, std::string edge_node_id,
+                   codec::Encoding encoding = codec::Encoding::kSpec);
+
+  // Aliases are unique across the edge node: node metrics 1..15 (fixed), a facility's
+  // metrics 16 + their buffer row id (stable while the buffer file is kept).
+  static constexpr uint64_t kFirstFacilityAlias = 16;
+  static std::optional<uint64_t> NodeAlias(std::string_view name);
+  static uint64_t FacilityAlias(uint32_t metric_id) { return kFirstFacilityAlias + metric_id; }
 
   // Topics of the wire contract.
   std::string NodeTopic(const char* type) const;  // NBIRTH, NDEATH, NDATA, NCMD
@@ -46,6 +55,7 @@ class SparkplugSession {
  private:
   std::string group_id_;
   std::string edge_node_id_;
+  codec::Encoding encoding_;
   uint64_t bd_seq_ = 0;
   uint64_t seq_ = 0;
 };

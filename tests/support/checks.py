@@ -24,7 +24,9 @@ def check_types(messages):
             problems.append("%s: %s" % (msg.topic, msg.error))
         for m in msg.metrics:
             if not m["name"]:
-                problems.append("%r: metric without a name" % msg)
+                problems.append("%r: metric without a name (alias %s)" % (msg, m["alias"]))
+            if msg.type in ("NBIRTH", "DBIRTH") and not m["wire_name"]:
+                problems.append("%r: alias %s without its name in a birth" % (msg, m["alias"]))
             want = EXPECTED_FIELD.get(m["datatype"])
             if want is None:
                 problems.append("%r: %s has unexpected datatype %s" % (msg, m["name"], m["datatype"]))

@@ -3,7 +3,10 @@
 It subscribes spBv1.0/# at QoS 1 and must be connected and subscribed before the
 gateway starts, so that nothing the gateway publishes is missed. Every message is
 decoded with the sparkplug_b_pb2 module compiled from the gateway's own .proto and
-recorded in arrival order; tests wait on a Condition (wait_for) instead of sleeping.
+recorded in arrival order; metric aliases are resolved to names from the births of the
+edge node, as a host does (docs/wire-format.md, "Metric aliases"): a metric's "name" is
+its name whether it came on the wire or through its alias ("wire_name" tells which);
+an alias with no birth seen leaves "name" None; tests wait on a Condition (wait_for) instead of sleeping.
 
 Threads: paho's network thread records; the test thread reads through snapshot() or
 wait_for(), both under the same lock.
@@ -36,7 +39,8 @@ def metric_value(m):
         v = m.int_value
         return v - (1 << 32) if v >= (1 << 31) else v
     if dt in (5, 6, 7):
-        return m.int_value
+        # uplink.encoding: tahu puts UInt32 in long_value; read whichever carries it.
+        return m.long_value if m.WhichOneof("value") == "long_value" else m.int_value
     if dt == 4:
         v = m.long_value
         return v - (1 << 64) if v >= (1 << 63) else v
@@ -62,7 +66,7 @@ def _cell(v, dt):
         x = v.int_value
         return x - (1 << 32) if x >= (1 << 31) else x
     if dt in (5, 6, 7):
-        return v.int_value
+        return v.long_value if v.WhichOneof("value") == "long_value" else v.int_value
     if dt == 4:
         x = v.long_value
         return x - (1 << 64) if x >= (1 << 63) else x
@@ -101,7 +105,11 @@ class Message:
     __slots__ = ("index", "arrived", "topic", "group", "type", "edge", "device", "seq",
                  "timestamp", "metrics", "raw", "json", "error", "retained")
 
-    def __init__(self, index, topic, raw, retained):
+    def __init__(self, index, topic, raw, retained, aliases=None):
+        """aliases: the edge node's {alias: name} table, updated by births and read by
+        data; a fresh one when not given (a message decoded on its own)."""
+        if aliases is None:
+            aliases = {}
         self.index = index
         self.arrived = time.monotonic()
         self.topic = topic
@@ -134,9 +142,17 @@ class Message:
             return
         self.seq = p.seq if p.HasField("seq") else None
         self.timestamp = p.timestamp if p.HasField("timestamp") else None
+        if self.type == "NBIRTH":
+            aliases.clear()  # a new birth of the node starts its table afresh
         for m in p.metrics:
+            alias = m.alias if m.HasField("alias") else None
+            name = m.name if m.HasField("name") else None
+            if self.type in ("NBIRTH", "DBIRTH") and alias is not None and name is not None:
+                aliases[alias] = name
             self.metrics.append({
-                "name": m.name if m.HasField("name") else None,
+                "name": name if name is not None else aliases.get(alias),
+                "wire_name": name is not None,
+                "alias": alias,
                 "timestamp": m.timestamp if m.HasField("timestamp") else self.timestamp,
                 "has_timestamp": m.HasField("timestamp"),
                 "datatype": m.datatype,
@@ -168,6 +184,7 @@ class SparkplugSubscriber:
         self.extra_topics = list(extra_topics)
         self._cond = threading.Condition()
         self._messages = []
+        self._aliases = {}  # (group, edge) -> {alias: name}
         self._subscribed = 0
         self._connects = 0
         self.client = mqtt.Client(client_id=self.client_id, clean_session=clean_session,
@@ -197,7 +214,9 @@ class SparkplugSubscriber:
 
     def _on_message(self, client, userdata, msg):
         with self._cond:
-            self._messages.append(Message(len(self._messages), msg.topic, msg.payload, msg.retain))
+            parts = msg.topic.split("/")
+            table = self._aliases.setdefault(tuple(parts[1:2] + parts[3:4]), {})
+            self._messages.append(Message(len(self._messages), msg.topic, msg.payload, msg.retain, table))
             self._cond.notify_all()
 
     # -- test thread ---------------------------------------------------------------------

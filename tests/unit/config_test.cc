@@ -236,6 +236,8 @@ TEST_CASE("config: example.yaml loads and documents the defaults", "[config]") {
   CHECK(c.uplink.max_metrics_per_payload == d.uplink.max_metrics_per_payload);
   CHECK(c.uplink.node_metrics_interval_s == d.uplink.node_metrics_interval_s);
   CHECK(c.uplink.primary_host_id == d.uplink.primary_host_id);
+  CHECK(c.uplink.aliases == d.uplink.aliases);
+  CHECK(c.uplink.encoding == d.uplink.encoding);
   CHECK(c.uplink.tls.enabled == d.uplink.tls.enabled);
   CHECK(c.uplink.tls.verify == d.uplink.tls.verify);
   CHECK(c.simulator.seed == d.simulator.seed);
@@ -884,4 +886,38 @@ TEST_CASE("config: listen addresses mean what the servers bind", "[config]") {
     Only(w.errors, "web.address");
     CHECK_FALSE(gateway::ParseListenAddress("gateway.lan").ok());
   }
+}
+
+TEST_CASE("config: uplink.encoding and uplink.aliases, and their mistakes by file, line and key", "[config]") {
+  TempDir dir;
+  const std::string tahu = dir.Write(
+      "tahu.yaml",
+      "gateway: {group_id: huacao, edge_node_id: gw-1}\n"
+      "uplink: {brokers: [\"tcp://127.0.0.1:1883\"], encoding: tahu, aliases: false}\n"
+      "simulator: {enabled: true}\n"
+      "facilities:\n"
+      "  - {id: canteen-1, type: canteen, capacity: 60, sensors: [{id: door-1, kind: door_counter}]}\n");
+  ConfigLoad ok = LoadConfig(tahu);
+  INFO(All(ok.errors));
+  REQUIRE(ok.ok());
+  CHECK(ok.config.uplink.encoding == gateway::UplinkEncoding::kTahu);
+  CHECK_FALSE(ok.config.uplink.aliases);
+  CHECK(Config().uplink.encoding == gateway::UplinkEncoding::kSpec);
+  CHECK(Config().uplink.aliases);
+
+  const std::string bad = dir.Write(
+      "bad.yaml",
+      "gateway: {group_id: huacao, edge_node_id: gw-1}\n"  // 1
+      "uplink:\n"                                           // 2
+      "  brokers: [\"tcp://127.0.0.1:1883\"]\n"           // 3
+      "  encoding: compat\n"                                // 4
+      "  aliases: maybe\n"                                  // 5
+      "simulator: {enabled: true}\n"
+      "facilities:\n"
+      "  - {id: canteen-1, type: canteen, capacity: 60, sensors: [{id: door-1, kind: door_counter}]}\n");
+  ConfigLoad load = LoadConfig(bad);
+  CHECK_FALSE(load.ok());
+  ExpectError(load, bad, 4, "uplink.encoding", "unknown value");
+  CHECK(Only(load.errors, "uplink.encoding").message.find("spec, tahu") != std::string::npos);
+  ExpectError(load, bad, 5, "uplink.aliases", "");
 }

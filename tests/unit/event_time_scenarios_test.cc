@@ -322,9 +322,11 @@ std::string Comparable(const Config& c, report::ReportData data) {
 // ---- The definitions, second by second -------------------------------------------
 
 struct Expected {
-  double open_h = 0, complete_s = 0, occ_s = 0, crowded_s = 0;
-  int64_t peak = -1, visits = 0, meals = 0, checkins = 0, sessions = 0, equipment_sessions = 0;
+  double open_h = 0, complete_s = 0, occ_s = 0, crowded_s = 0, full_s = 0;
+  int64_t peak = -1, peak_ts = 0, visits = 0, meals = 0, checkins = 0, sessions = 0, equipment_sessions = 0;
+  int64_t sessions_ended = 0, session_s = 0;
   double energy = 0, connector_s = 0, charging_s = 0, available_s = 0, in_use_s = 0;
+  std::vector<int64_t> readings, reported_s;  // per sensor, in config order
 };
 
 bool OpenAt(const std::string& f, int m) {
@@ -348,6 +350,10 @@ std::vector<Expected> Definitions(const Config& config, const std::vector<Sample
   }
   std::stable_sort(rs.begin(), rs.end(), [](const Reading& a, const Reading& b) { return a.ts_ms < b.ts_ms; });
   std::vector<Expected> e(kDays);
+  for (auto& x : e) {
+    x.readings.assign(fc->sensors.size(), 0);
+    x.reported_s.assign(fc->sensors.size(), 0);
+  }
   const int64_t n = kDays * kDay / kS;
   auto day_of = [](int64_t ts) { return int((ts - kDay0) / kDay); };
   // Per sensor: reporting seconds (each reading until the next, at most the silence bound).
@@ -374,6 +380,8 @@ std::vector<Expected> Definitions(const Config& config, const std::vector<Sample
   std::vector<std::string> conn(2);
   std::map<std::string, bool> pieces;
   std::vector<double> energy_last(2, -1);
+  std::vector<int64_t> session_start(2, -1);
+  std::vector<int> session_day(2, 0);
   size_t ri = 0;
   const uint32_t cap = fc->capacity > 0 ? fc->capacity : 2;
   for (int64_t s = 0; s < n; ++s) {
@@ -387,6 +395,9 @@ std::vector<Expected> Definitions(const Config& config, const std::vector<Sample
     for (; ri < rs.size() && rs[ri].ts_ms <= t; ++ri) {
       const Reading& r = rs[ri];
       const int rd = day_of(r.ts_ms);
+      for (size_t i = 0; i < fc->sensors.size(); ++i) {
+        if (fc->sensors[i].id == r.sensor_id) e[size_t(rd)].readings[i] += 1;
+      }
       auto step = [&](uint64_t v) {
         auto it = last_counter.find(r.sensor_id + r.point);
         uint64_t delta = 0;
@@ -418,7 +429,16 @@ std::vector<Expected> Definitions(const Config& config, const std::vector<Sample
         const size_t c = size_t(r.point[10] - '1');
         const std::string& v = std::get<std::string>(r.value);
         auto occupied = [](const std::string& x) { return x == "Preparing" || x == "Charging" || x == "Finishing"; };
-        if (occupied(v) && !occupied(conn[c])) e[size_t(rd)].sessions += 1;
+        if (occupied(v) && !occupied(conn[c])) {
+          e[size_t(rd)].sessions += 1;
+          session_start[c] = r.ts_ms;
+          session_day[c] = rd;
+        } else if (!occupied(v) && occupied(conn[c]) && session_start[c] >= 0) {
+          // An ended session belongs to the day it started.
+          e[size_t(session_day[c])].sessions_ended += 1;
+          e[size_t(session_day[c])].session_s += (r.ts_ms - session_start[c]) / kS;
+          session_start[c] = -1;
+        }
         conn[c] = v;
         cur = 0;
         for (const auto& x : conn) cur += occupied(x) ? 1 : 0;
@@ -439,9 +459,14 @@ std::vector<Expected> Definitions(const Config& config, const std::vector<Sample
         x.complete_s += 1;
         x.occ_s += double(cur);
         if (cur * 10 >= int64_t(cap) * 9) x.crowded_s += 1;
+        if (cur >= int64_t(cap)) x.full_s += 1;
       }
-      if (cur > x.peak) x.peak = cur;
+      if (cur > x.peak) {
+        x.peak = cur;
+        x.peak_ts = t;  // first reached
+      }
     }
+    for (size_t i = 0; i < reporting.size(); ++i) x.reported_s[i] += reporting[i][size_t(s)];
     if (fac == "charging" && reporting[0][size_t(s)]) {
       for (const auto& st : conn) {
         if (st.empty()) continue;
@@ -551,6 +576,15 @@ TEST_CASE("a scenario week: live with late readings and a restart, and as a back
       }
       CHECK(got.sum.peak == x.peak);
       CHECK(got.sum.crowded_ms == int64_t(x.crowded_s) * kS);
+      CHECK(got.sum.full_ms == int64_t(x.full_s) * kS);
+      if (x.peak >= 0) CHECK(got.sum.peak_ts == x.peak_ts);
+      CHECK(got.sum.sessions_ended == x.sessions_ended);
+      CHECK(got.sum.session_ms == x.session_s * kS);
+      for (size_t i = 0; i < got.sensors.size(); ++i) {
+        INFO("sensor " << ff.config->sensors[i].id);
+        CHECK(got.sensors[i].readings == x.readings[i]);
+        CHECK(got.sensors[i].reported_ms == x.reported_s[i] * kS);
+      }
       CHECK(got.sum.entries == (id == "canteen" ? x.visits : 0));
       CHECK(got.sum.meals == x.meals);
       CHECK(got.sum.checkins == x.checkins);

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "codec/sparkplug_codec.h"
+#include "sparkplug_b.pb.h"
 #include "uplink/backoff.h"
 #include "uplink/sparkplug_session.h"
 
@@ -143,4 +146,108 @@ TEST_CASE("an NCMD asks for a rebirth only with Node Control/Rebirth = true", "[
   CHECK_FALSE(wrong->rebirth);
   CHECK_FALSE(SparkplugSession::ParseNodeCommand(std::string("\xff\xff\xff\xff\x0f", 5)).ok());
   CHECK_FALSE(SparkplugSession::ParseNodeCommand(std::string(65 * 1024, '\x08')).ok());
+}
+
+namespace {
+namespace pb = org::eclipse::tahu::protobuf;
+
+DataSet EveryColumnType() {
+  DataSet ds;
+  ds.columns = {"b", "i32", "i64", "u32", "u64", "f", "d", "s"};
+  ds.types = {DataType::kBoolean, DataType::kInt32, DataType::kInt64, DataType::kUInt32,
+              DataType::kUInt64,  DataType::kFloat, DataType::kDouble, DataType::kString};
+  ds.rows.push_back({Scalar(true), Scalar(int32_t(-5)), Scalar(int64_t(-9000000000)), Scalar(uint32_t(4000000000u)),
+                     Scalar(uint64_t(1772467200000)), Scalar(0.5f), Scalar(2.25), Scalar(std::string("day"))});
+  return ds;
+}
+}  // namespace
+
+TEST_CASE("the tahu encoding puts UInt32 in long_value and gives DataSets only Tahu's column types", "[codec]") {
+  codec::Payload p;
+  p.timestamp_ms = 1;
+  p.seq = 1;
+  p.metrics = {{"u32", Value(uint32_t(4000000000u)), 2, false},
+               {"i32", Value(int32_t(-7)), 2, false},
+               {"ds", Value(EveryColumnType()), 3, false}};
+  pb::Payload spec, tahu;
+  REQUIRE(spec.ParseFromString(codec::Encode(p, codec::Encoding::kSpec)));
+  REQUIRE(tahu.ParseFromString(codec::Encode(p, codec::Encoding::kTahu)));
+  CHECK(spec.metrics(0).value_case() == pb::Payload_Metric::kIntValue);
+  CHECK(tahu.metrics(0).value_case() == pb::Payload_Metric::kLongValue);
+  CHECK(tahu.metrics(0).long_value() == 4000000000u);
+  CHECK(tahu.metrics(0).datatype() == pb::UInt32);  // the type stays; only the field moves
+  CHECK(tahu.metrics(1).value_case() == pb::Payload_Metric::kIntValue);
+
+  // Tahu JS reads cells of types UInt32 (long_value), Int64, Float, Double, Boolean and
+  // String only: every other column type must have become one of these.
+  const auto& tds = tahu.metrics(2).dataset_value();
+  const std::set<uint32_t> readable = {pb::UInt32, pb::Int64, pb::Float, pb::Double, pb::Boolean, pb::String};
+  for (int i = 0; i < tds.types_size(); ++i) {
+    CHECK(readable.count(tds.types(i)) == 1);
+    if (tds.types(i) == pb::UInt32 || tds.types(i) == pb::Int64) {
+      CHECK(tds.rows(0).elements(i).value_case() == pb::Payload_DataSet_DataSetValue::kLongValue);
+    }
+  }
+  // Signed columns (Tahu JS reads an Int64 cell unsigned) as Double, exact.
+  CHECK(tds.types(1) == pb::Double);
+  CHECK(tds.rows(0).elements(1).double_value() == -5.0);
+  CHECK(tds.types(2) == pb::Double);
+  CHECK(tds.rows(0).elements(2).double_value() == -9000000000.0);
+  CHECK(tds.types(3) == pb::UInt32);
+  CHECK(tds.types(4) == pb::Int64);
+  CHECK(tds.rows(0).elements(4).long_value() == 1772467200000u);
+  const auto& sds = spec.metrics(2).dataset_value();
+  CHECK(sds.types(1) == pb::Int32);
+  CHECK(sds.types(4) == pb::UInt64);
+  CHECK(sds.rows(0).elements(3).value_case() == pb::Payload_DataSet_DataSetValue::kIntValue);
+
+  // The gateway's own decoder reads both encodings to the same values.
+  auto back = codec::Decode(codec::Encode(p, codec::Encoding::kTahu));
+  REQUIRE(back.ok());
+  CHECK(back->metrics[0].value == Value(uint32_t(4000000000u)));
+  CHECK(back->metrics[1].value == Value(int32_t(-7)));
+  const auto& d = std::get<DataSet>(back->metrics[2].value);
+  CHECK(d.rows[0][1] == Scalar(-5.0));
+  CHECK(d.rows[0][2] == Scalar(-9000000000.0));
+  CHECK(d.rows[0][3] == Scalar(uint32_t(4000000000u)));
+  CHECK(d.rows[0][4] == Scalar(int64_t(1772467200000)));
+  auto spec_back = codec::Decode(codec::Encode(p, codec::Encoding::kSpec));
+  REQUIRE(spec_back.ok());
+  CHECK(std::get<DataSet>(spec_back->metrics[2].value) == EveryColumnType());
+}
+
+TEST_CASE("a metric sent by alias carries no name, and the alias decodes", "[codec]") {
+  codec::Payload p;
+  p.timestamp_ms = 1;
+  p.seq = 5;
+  p.metrics = {{"", Value(uint64_t(7)), 2, false, 17}, {"named", Value(true), 2, false, 18}};
+  pb::Payload raw;
+  REQUIRE(raw.ParseFromString(codec::Encode(p)));
+  CHECK_FALSE(raw.metrics(0).has_name());
+  CHECK(raw.metrics(0).alias() == 17);
+  CHECK(raw.metrics(1).name() == "named");
+  CHECK(raw.metrics(1).alias() == 18);
+  auto back = codec::Decode(codec::Encode(p));
+  REQUIRE(back.ok());
+  REQUIRE(back->metrics[0].alias.has_value());
+  CHECK(*back->metrics[0].alias == 17);
+  CHECK(back->metrics[0].name.empty());
+  CHECK(back->metrics[0].value == Value(uint64_t(7)));
+}
+
+TEST_CASE("aliases are unique across the edge node: node metrics below the facilities' first", "[session]") {
+  using uplink::SparkplugSession;
+  std::set<uint64_t> node;
+  for (const char* n : {"gateway/version", "buffer/depth", "buffer/dropped", "uplink/reconnects"}) {
+    auto a = SparkplugSession::NodeAlias(n);
+    REQUIRE(a.has_value());
+    CHECK(*a >= 1);
+    CHECK(*a < SparkplugSession::kFirstFacilityAlias);
+    node.insert(*a);
+  }
+  CHECK(node.size() == 4);
+  CHECK_FALSE(SparkplugSession::NodeAlias("bdSeq").has_value());
+  CHECK_FALSE(SparkplugSession::NodeAlias("Node Control/Rebirth").has_value());
+  CHECK(SparkplugSession::FacilityAlias(0) == SparkplugSession::kFirstFacilityAlias);
+  CHECK(SparkplugSession::FacilityAlias(1) != SparkplugSession::FacilityAlias(2));
 }

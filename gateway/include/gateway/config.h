@@ -71,6 +71,11 @@ struct TlsConfig {
   bool verify = true;        // verify the broker's certificate and host name
 };
 
+// Where values go in the Protobuf payload (docs/wire-format.md, "Value encoding"):
+// kSpec as the Sparkplug specification says, kTahu as Eclipse Tahu's decoders (Node-RED,
+// Ignition, Tahu Java) read them.
+enum class UplinkEncoding { kSpec, kTahu };
+
 struct UplinkConfig {
   std::vector<std::string> brokers;  // tcp://host:port, ssl://host:port; tried in turn
   std::string client_id;             // default: group_id + "-" + edge_node_id
@@ -88,6 +93,8 @@ struct UplinkConfig {
   int max_metrics_per_payload = 500;
   int node_metrics_interval_s = 10;   // NDATA with buffer/depth etc.
   std::string primary_host_id;        // empty: no STATE awareness
+  bool aliases = true;                // Sparkplug metric aliases: names only in births
+  UplinkEncoding encoding = UplinkEncoding::kSpec;
   TlsConfig tls;
 };
 
