@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 
+#include "core_harness.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "report/figures.h"
@@ -18,44 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class FakeClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now.load(); }
-  std::atomic<int64_t> now{0};
-};
+using testing::FakeClock;
 
-struct Gateway {
-  Config& config;
-  FakeClock& clock;
-  boost::asio::io_context io;
-  std::unique_ptr<store::Outbox> outbox;
-  std::unique_ptr<FacilityModel> model;
-  std::unique_ptr<store::History> history;
-  std::unique_ptr<Pipeline> pipeline;
-
-  Gateway(Config& c, FakeClock& k) : config(c), clock(k) {
-    outbox = std::move(store::Outbox::Open(config.data_dir, config.buffer, clock).value());
-    model = std::move(FacilityModel::Create(config).value());
-    history = std::move(store::History::Create(config).value());
-    pipeline = std::make_unique<Pipeline>(io, config, *outbox, *model, clock);
-    pipeline->set_history(history.get(), [this](const std::string& f, int64_t day,
-                                                const std::vector<store::HourRow>& rows,
-                                                int revision) -> std::optional<Value> {
-      (void)f;
-      return Value(report::DailyDataSet(config.facilities.at(0), day, rows, revision));
-    });
-    REQUIRE(pipeline->Start(clock.NowMs()).ok());
-  }
-  ~Gateway() {
-    pipeline->Stop();
-    pipeline.reset();
-    outbox.reset();
-  }
-
-  template <typename Pred>
-  void RunUntil(Pred done, int max_ms) {
-    for (int i = 0; i < max_ms / 10 && !done(); ++i) io.run_one_for(std::chrono::milliseconds(10));
-  }
+struct Gateway : testing::CoreHarness {
+  using CoreHarness::CoreHarness;
 
   std::vector<store::StoredReading> Reports() {
     std::vector<store::StoredReading> out;

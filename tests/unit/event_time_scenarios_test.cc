@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 
+#include "core_harness.h"
 #include "core/facility_model.h"
 #include "core/pipeline.h"
 #include "report/figures.h"
@@ -37,11 +38,7 @@ constexpr int kDays = 7;
 constexpr int64_t kRestartAt = kDay0 + 3 * kDay + 14 * kHour;  // day 3, 14:00: the gateway stops
 constexpr int64_t kRestartMs = 2 * kMin;                        // ... for 2 minutes
 
-class FakeClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now.load(); }
-  std::atomic<int64_t> now{0};
-};
+using testing::FakeClock;
 
 SensorConfig Sensor(const std::string& id, SensorKind kind, const std::string& driver, uint32_t connectors = 0) {
   SensorConfig s;
@@ -228,42 +225,9 @@ std::vector<Sample> MakeWeek() {
   return batches;
 }
 
-struct Core {
-  Config& config;
-  FakeClock& clock;
-  boost::asio::io_context io;
-  std::unique_ptr<store::Outbox> outbox;
-  std::unique_ptr<FacilityModel> model;
-  std::unique_ptr<store::History> history;
-  std::unique_ptr<Pipeline> pipeline;
+struct Core : testing::CoreHarness {
+  using CoreHarness::CoreHarness;
 
-  Core(Config& c, FakeClock& k) : config(c), clock(k) {
-    outbox = std::move(store::Outbox::Open(config.data_dir, config.buffer, clock).value());
-    model = std::move(FacilityModel::Create(config).value());
-    history = std::move(store::History::Create(config).value());
-    pipeline = std::make_unique<Pipeline>(io, config, *outbox, *model, clock);
-    pipeline->set_history(history.get(), [this](const std::string& f, int64_t day,
-                                                const std::vector<store::HourRow>& rows,
-                                                int revision) -> std::optional<Value> {
-      for (const auto& fc : config.facilities) {
-        if (fc.id == f) return Value(report::DailyDataSet(fc, day, rows, revision));
-      }
-      return std::nullopt;
-    });
-    REQUIRE(pipeline->Start(clock.NowMs()).ok());
-  }
-  ~Core() {
-    pipeline->Stop();
-    pipeline.reset();
-    outbox.reset();
-  }
-  void Submit(std::vector<Reading> batch) {
-    std::optional<Status> done;
-    pipeline->Submit(std::move(batch), [&](const Status& s) { done = s; });
-    for (int i = 0; i < 2000 && !done; ++i) io.run_one_for(std::chrono::milliseconds(10));
-    REQUIRE(done.has_value());
-    REQUIRE(done->ok());
-  }
   // Lets the pipeline's 1 s tick run at the current clock.
   void Tick() {
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1150);
