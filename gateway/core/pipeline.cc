@@ -221,6 +221,8 @@ Status Pipeline::CommitNow() {
     // pipeline derived on its own is kept for the next attempt. What the model derived
     // from the drivers' readings is derived again when they come back.
     model_.LoadState(committed_state_);
+    // The drivers offer these readings again: they keep their own timestamps.
+    stamps_.Forget(std::vector<Reading>(rows.begin(), rows.begin() + long(raw_count)));
     pending_derived_.insert(pending_derived_.begin(), std::make_move_iterator(rows.begin() + carried_from),
                             std::make_move_iterator(rows.end()));
     if (s.code() == Status::Code::kNoSpace) stats_.refused_disk_full += raw_count;

@@ -28,6 +28,9 @@ class UniqueStamps {
  public:
   // Moves colliding timestamps forward in place; returns how many it moved.
   size_t Apply(std::vector<Reading>& batch);
+  // Readings that were not stored after all (a commit that failed): their stamps are
+  // free again, so that the same readings offered again keep their own timestamps.
+  void Forget(const std::vector<Reading>& readings);
 
  private:
   struct Recent {

@@ -41,3 +41,15 @@ TEST_CASE("UniqueStamps: distinct and out-of-order stamps are left alone; a back
   CHECK(b[3].ts_ms == 1000);
   CHECK(b[4].ts_ms == 1000);  // older than the window: not compared (a backlog)
 }
+
+TEST_CASE("UniqueStamps: a batch that was not stored keeps its stamps when it is offered again") {
+  gateway::UniqueStamps u;
+  std::vector<Reading> first = {R("cam-1", "occupancy", 1000), R("cam-1", "occupancy", 1000)};
+  CHECK(u.Apply(first) == 1);
+  // The commit failed (disk full, EIO): the driver offers the same readings again.
+  u.Forget(first);
+  std::vector<Reading> again = {R("cam-1", "occupancy", 1000), R("cam-1", "occupancy", 1000)};
+  CHECK(u.Apply(again) == 1);
+  CHECK(again[0].ts_ms == 1000);
+  CHECK(again[1].ts_ms == 1001);
+}
