@@ -398,6 +398,8 @@ class Parser {
            if (Double(v, p, &mb)) info_->max_disk_mb = mb;
          }},
         {"commit_interval_ms", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &b.commit_interval_ms); }},
+        {"low_rate_commit_delay_ms",
+         [&](const YAML::Node& v, const std::string& p) { Int(v, p, &b.low_rate_commit_delay_ms); }},
         {"commit_max_readings", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &b.commit_max_readings); }},
         {"max_pending_readings",
          [&](const YAML::Node& v, const std::string& p) { Int(v, p, &b.max_pending_readings); }},

@@ -208,6 +208,7 @@ class Checker {
       }
     }
     Range("buffer.commit_interval_ms", b.commit_interval_ms, 1, 10000);
+    Range("buffer.low_rate_commit_delay_ms", b.low_rate_commit_delay_ms, 0, 10000);
     Range("buffer.commit_max_readings", b.commit_max_readings, 1, 1000000);
     Range("buffer.max_pending_readings", b.max_pending_readings, 1, 100000000);
     if (b.synchronous != "full" && b.synchronous != "normal") {

@@ -17,7 +17,8 @@ Pipeline::Pipeline(boost::asio::io_context& io, const Config& config, store::Out
       clock_(clock),
       commit_timer_(io),
       tick_timer_(io),
-      retry_timer_(io) {}
+      retry_timer_(io),
+      delete_timer_(io) {}
 
 Pipeline::~Pipeline() { life_.reset(); }
 
@@ -60,9 +61,11 @@ void Pipeline::Accept(std::vector<Reading> batch, Done done) {
   stats_.stamps_moved += stamps_.Apply(batch);
   pending_readings_ += batch.size();
   pending_.push_back(PendingBatch{std::move(batch), std::move(done)});
-  if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings)) {
+  if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings) ||
+      (waiting_for_company_ && Waiting() >= kLowRateReadings)) {
     commit_timer_.cancel();
     commit_scheduled_ = false;
+    waiting_for_company_ = false;
     CommitNow();
   } else {
     ScheduleCommit();
@@ -89,16 +92,45 @@ void Pipeline::DropTooOld(std::vector<Reading>& batch) {
 void Pipeline::ScheduleCommit() {
   if (commit_scheduled_) return;
   commit_scheduled_ = true;
+  first_pending_at_ = std::chrono::steady_clock::now();
   commit_timer_.expires_after(std::chrono::milliseconds(config_.buffer.commit_interval_ms));
   commit_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || !alive.lock()) return;
-    commit_scheduled_ = false;
-    CommitNow();
+    OnCommitTimer();
   });
 }
 
+void Pipeline::OnCommitTimer() {
+  const auto limit = first_pending_at_ + std::chrono::milliseconds(config_.buffer.low_rate_commit_delay_ms);
+  const auto now = std::chrono::steady_clock::now();
+  if (!stopped_ && !waiting_for_company_ && Waiting() < kLowRateReadings && now < limit) {
+    // Accept() commits as soon as enough readings have joined.
+    waiting_for_company_ = true;
+    commit_timer_.expires_at(limit);
+    commit_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+      if (ec || !alive.lock()) return;
+      OnCommitTimer();
+    });
+    return;
+  }
+  commit_scheduled_ = false;
+  waiting_for_company_ = false;
+  CommitNow();
+}
+
 void Pipeline::RequestCommit() {
-  if (!stopped_) ScheduleCommit();
+  if (!stopped_) ScheduleDeletes();
+}
+
+void Pipeline::ScheduleDeletes() {
+  if (delete_scheduled_) return;
+  delete_scheduled_ = true;
+  delete_timer_.expires_after(kDeleteDelay);
+  delete_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock()) return;
+    delete_scheduled_ = false;
+    if (!stopped_ && outbox_.HasPendingAcks()) CommitNow();
+  });
 }
 
 Status Pipeline::Start(int64_t now_ms) {
@@ -198,19 +230,27 @@ Status Pipeline::CommitNow() {
   const size_t carried_from = raw_count + derived.size();
   std::string state = model_.SaveState();
   Status s;
-  if (history_) {
+  const bool state_changed = state != committed_state_;
+  if (rows.empty() && !state_changed) {
+    // Only deletes: nothing that was accepted depends on this commit.
+    s = outbox_.CommitDeletes();
+  } else if (history_) {
     history_->Ingest(rows, clock_.NowMs());
     const store::Outbox::TxnHook hook = [this](store::SqliteDb& db) { return history_->WriteInTxn(db); };
-    s = outbox_.Commit(rows, &state, &hook);
+    s = outbox_.Commit(rows, state_changed ? &state : nullptr, &hook);
     if (s.ok()) {
       history_->Committed();
     } else {
       history_->RolledBack();
     }
   } else {
-    s = outbox_.Commit(rows, &state);
+    s = outbox_.Commit(rows, state_changed ? &state : nullptr);
   }
   if (s.ok()) {
+    // The acknowledgements waiting went with this commit: the next one starts the
+    // delete delay afresh.
+    delete_timer_.cancel();
+    delete_scheduled_ = false;
     committed_state_ = std::move(state);
     stats_.accepted += raw_count;
     stats_.derived += derived_count;
@@ -292,6 +332,7 @@ Status Pipeline::Stop() {
   commit_timer_.cancel();
   tick_timer_.cancel();
   retry_timer_.cancel();
+  delete_timer_.cancel();
   return CommitNow();
 }
 

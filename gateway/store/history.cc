@@ -729,12 +729,16 @@ Status History::WriteInTxn(SqliteDb& db) {
     }
   }
   m.written_state = m.SaveState();
-  auto put = db.Prepare("INSERT INTO meta(key, value) VALUES('history_state', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-  if (!put.ok()) return put.status();
-  put->BindText(1, m.written_state);
-  Status s = put->Run();
-  if (!s.ok()) return s;
+  Status s;
+  // Unchanged, it is not written again: every page a commit touches is a page of flash.
+  if (m.written_state != m.committed_state) {
+    auto put = db.Prepare("INSERT INTO meta(key, value) VALUES('history_state', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (!put.ok()) return put.status();
+    put->BindText(1, m.written_state);
+    s = put->Run();
+    if (!s.ok()) return s;
+  }
   // Retention, counted back from the newest local day any facility has reached.
   int64_t newest = kNever;
   for (const auto& f : m.facilities) {

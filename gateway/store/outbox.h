@@ -91,6 +91,12 @@ class Outbox {
   Status Commit(const std::vector<Reading>& readings, const std::string* model_state,
                 const TxnHook* hook = nullptr);
 
+  // One transaction that only deletes the ranges acknowledged since the last commit,
+  // without an fsync when synchronous is full: a delete lost in a power cut re-sends
+  // its rows (a duplicate), it loses nothing, and the next commit of readings fsyncs the
+  // WAL with this transaction in it. On an SD card this halves the syncs at low rates.
+  Status CommitDeletes();
+
   // The connection, for store components that share the file (history) to read with.
   // Owner's thread only; not valid across a Commit that replaced a corrupt file. Closed
   // (every call answers kIoError) while the buffer cannot be reopened.
@@ -196,6 +202,8 @@ class Outbox {
   // Free space kept on the buffer's filesystem: room for a full WAL (4 MiB) and for
   // checkpointing it into the database (4 MiB), so deletes can always be written.
   static constexpr uint64_t kDiskHeadroomBytes = 8u << 20;
+  static constexpr uint64_t kMaxWalBytes = 4u << 20;
+  static constexpr int kNewFilePageSize = 1024;
   // HasHeadroom measures (statvfs and the free-page count) at most every kSpaceCheckEvery
   // while the last measure, less a generous estimate of what was written since, stays
   // clear of the headroom: a commit on the hot path then costs no syscall.

@@ -123,7 +123,9 @@ def base_config(group, edge, data_dir, facilities, *, start="2024-03-04T08:00", 
     cfg = {
         "gateway": {"group_id": group, "edge_node_id": edge, "data_dir": str(data_dir),
                     "timezone": "Asia/Shanghai"},
-        "buffer": {"commit_interval_ms": 20},
+        # Commits at once, as at a high rate (the low-rate delay is tested by
+        # test_flash_wear.py with the shipped defaults).
+        "buffer": {"commit_interval_ms": 20, "low_rate_commit_delay_ms": 0},
         "uplink": {"brokers": ["tcp://127.0.0.1:1"], "qos": 1,
                    "reconnect": {"min_ms": 200, "max_ms": 1000},
                    "node_metrics_interval_s": 1},

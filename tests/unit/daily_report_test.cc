@@ -44,6 +44,7 @@ TEST_CASE("the pipeline publishes reports/daily once after local midnight, acros
   fs::remove_all(config.data_dir);
   config.timezone = "Asia/Shanghai";
   config.buffer.commit_interval_ms = 5;
+  config.buffer.low_rate_commit_delay_ms = 0;
   config.history.daily_report_delay_s = 60;
   FacilityConfig f;
   f.id = "canteen-1";

@@ -61,6 +61,7 @@ Config ScenarioConfig(const fs::path& dir) {
   c.data_dir = dir;
   c.timezone = "Asia/Shanghai";
   c.buffer.commit_interval_ms = 1;
+  c.buffer.low_rate_commit_delay_ms = 0;
   c.buffer.commit_max_readings = 1'000'000;
   c.buffer.max_pending_readings = 2'000'000;
   c.history.daily_report_delay_s = 60;

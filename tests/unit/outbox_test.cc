@@ -164,11 +164,17 @@ int64_t RowsOnPage(store::SqliteDb& db, int64_t page) {
   return db.QueryInt("SELECT ncell FROM dbstat WHERE name = 'outbox' AND pageno = " + std::to_string(page)).value();
 }
 
-// Scribbles over one page of the file, as a dying SD card might.
+// Scribbles over one page of the file, as a dying SD card might. The page size is the
+// file's own (its header, bytes 16-17, big-endian; 1 means 65536).
 void Scribble(const std::string& path, int64_t page) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekp((page - 1) * 4096);
-  std::string junk(4096, '\xA5');
+  unsigned char header[18] = {};
+  f.read(reinterpret_cast<char*>(header), sizeof header);
+  int64_t page_size = (int64_t(header[16]) << 8) | header[17];
+  if (page_size == 1) page_size = 65536;
+  REQUIRE(page_size >= 512);
+  f.seekp((page - 1) * page_size);
+  std::string junk(static_cast<size_t>(page_size), '\xA5');
   f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
 }
 

@@ -28,6 +28,7 @@ struct Fixture {
     fs::remove_all(dir);
     config.timezone = "Asia/Shanghai";
     config.buffer.commit_interval_ms = 5;
+    config.buffer.low_rate_commit_delay_ms = 0;
     config.buffer.max_pending_readings = max_pending;
     FacilityConfig f;
     f.id = "canteen-1";
@@ -99,6 +100,64 @@ TEST_CASE("a reading is acknowledged only once it is in the outbox", "[pipeline]
   CHECK(saw_occupancy);
   CHECK(fx.outbox->GetMeta("model_state").ok());
   CHECK(fx.pipeline->stats().accepted == 4);
+}
+
+TEST_CASE("at a low rate readings share a commit; at a high rate they do not wait", "[pipeline]") {
+  Fixture fx;
+  // Longer than anything this test waits for, so a commit before the delay is up can
+  // only be one that enough readings made.
+  fx.config.buffer.low_rate_commit_delay_ms = 60000;
+  REQUIRE(fx.pipeline->Start(SystemClock::Instance().NowMs()).ok());
+  const uint64_t commits0 = fx.pipeline->stats().commits;
+  int64_t t = SystemClock::Instance().NowMs();
+  // Two door samples (4 readings): fewer than kLowRateReadings, so they wait together.
+  std::optional<Status> a, b;
+  fx.pipeline->Submit(Door(10, 5, t), [&](const Status& s) { a = s; });
+  fx.pipeline->Submit(Door(12, 6, t + 1), [&](const Status& s) { b = s; });
+  // Past commit_interval_ms (5 ms) several times over: nothing is committed yet.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  while (std::chrono::steady_clock::now() < until) fx.io.run_one_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(a.has_value());
+  CHECK(fx.pipeline->stats().commits == commits0);
+  // Enough readings join (4 waiting, 2 per sample): all go in one commit at once.
+  std::vector<std::optional<Status>> more((Pipeline::kLowRateReadings - 4) / 2);
+  for (size_t i = 0; i < more.size(); ++i) {
+    fx.pipeline->Submit(Door(20 + i, 10 + i, t + 2 + int64_t(i)), [&, i](const Status& s) { more[i] = s; });
+  }
+  fx.RunUntil([&] { return a.has_value() && b.has_value() && more.back().has_value(); });
+  CHECK(a->ok());
+  CHECK(b->ok());
+  CHECK(fx.pipeline->stats().commits == commits0 + 1);
+  CHECK(fx.pipeline->stats().accepted == 4 + 2 * more.size());
+}
+
+TEST_CASE("acknowledged rows are deleted with the next readings or on their own", "[pipeline]") {
+  Fixture fx;
+  REQUIRE(fx.pipeline->Start(SystemClock::Instance().NowMs()).ok());
+  const uint64_t depth0 = fx.outbox->depth();
+  REQUIRE(depth0 > 0);
+  auto rows = fx.outbox->ReadAfter(0, 1000).value();
+  fx.outbox->Ack(rows.front().seq, rows.back().seq);
+  // The acknowledgement alone: deleted within the delete delay, in a commit of its own.
+  fx.pipeline->RequestCommit();
+  fx.RunUntil([&] { return fx.outbox->depth() == 0; });
+  CHECK_FALSE(fx.outbox->HasPendingAcks());
+  // An acknowledgement followed by readings: the readings' commit deletes it.
+  std::optional<Status> done;
+  int64_t t = SystemClock::Instance().NowMs();
+  fx.pipeline->Submit(Door(1, 0, t), [&](const Status& s) { done = s; });
+  fx.RunUntil([&] { return done.has_value(); });
+  REQUIRE(done->ok());
+  rows = fx.outbox->ReadAfter(0, 1000).value();
+  REQUIRE_FALSE(rows.empty());
+  fx.outbox->Ack(rows.front().seq, rows.back().seq);
+  fx.pipeline->RequestCommit();
+  done.reset();
+  fx.pipeline->Submit(Door(2, 0, t + 1), [&](const Status& s) { done = s; });
+  fx.RunUntil([&] { return done.has_value(); });
+  REQUIRE(done->ok());
+  CHECK_FALSE(fx.outbox->HasPendingAcks());
+  for (const auto& r : fx.outbox->ReadAfter(0, 1000).value()) CHECK(r.seq > rows.back().seq);
 }
 
 TEST_CASE("readings for unknown facilities or sensors are counted, not stored", "[pipeline]") {

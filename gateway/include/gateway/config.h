@@ -100,7 +100,10 @@ struct UplinkConfig {
 
 struct BufferConfig {
   uint64_t max_disk_bytes = 256ull << 20;
-  int commit_interval_ms = 20;        // longest a reading waits before its group commit
+  int commit_interval_ms = 20;        // longest a reading waits before its group commit...
+  // ...unless fewer than Pipeline::kLowRateReadings wait then: at a low rate they wait up
+  // to this long (from the first) for more to share the commit's pages. 0: off.
+  int low_rate_commit_delay_ms = 1000;
   int commit_max_readings = 5000;     // a commit happens at once when this many wait
   int max_pending_readings = 100000;  // beyond this Submit() answers kBusy
   std::string synchronous = "full";   // full (survives power loss) or normal
