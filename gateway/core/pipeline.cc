@@ -103,7 +103,8 @@ void Pipeline::ScheduleCommit() {
 void Pipeline::OnCommitTimer() {
   const auto limit = first_pending_at_ + std::chrono::milliseconds(config_.buffer.low_rate_commit_delay_ms);
   const auto now = std::chrono::steady_clock::now();
-  if (!stopped_ && !waiting_for_company_ && Waiting() < kLowRateReadings && now < limit) {
+  if (!stopped_ && !waiting_for_company_ && Waiting() < kLowRateReadings &&
+      outbox_.pending_ack_rows() < kDeleteAtOnceRows && now < limit) {
     // Accept() commits as soon as enough readings have joined.
     waiting_for_company_ = true;
     commit_timer_.expires_at(limit);
@@ -119,7 +120,12 @@ void Pipeline::OnCommitTimer() {
 }
 
 void Pipeline::RequestCommit() {
-  if (!stopped_) ScheduleDeletes();
+  if (stopped_) return;
+  if (outbox_.pending_ack_rows() >= kDeleteAtOnceRows) {
+    ScheduleCommit();
+  } else {
+    ScheduleDeletes();
+  }
 }
 
 void Pipeline::ScheduleDeletes() {

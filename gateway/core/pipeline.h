@@ -17,7 +17,8 @@
 //
 // Flash (an SD card wears with every page written): the broker's acknowledgements do
 // not get a commit of their own while readings keep coming; their deletes ride the
-// next commit of readings, or wait at most kDeleteDelay, and a commit that only
+// next commit of readings, or wait at most kDeleteDelay (a drain's, by the thousand,
+// go at the commit interval), and a commit that only
 // deletes is not fsynced (a delete lost in a power cut is a duplicate, never a loss).
 // The model's state is written only when it changed. At a low rate (fewer than
 // kLowRateReadings waiting when commit_interval_ms is up) readings wait for company, up
@@ -135,6 +136,9 @@ class Pipeline final : public ReadingSink {
   // that its acknowledged rows are deleted in its next commit instead of one of their
   // own; short enough that a restart re-sends little.
   static constexpr std::chrono::milliseconds kDeleteDelay{2000};
+  // A drain is acknowledged by the thousand: its deletes go at the commit interval, so
+  // that it frees its space as it goes, as they are large enough to fill their pages.
+  static constexpr uint64_t kDeleteAtOnceRows = 1000;
   std::chrono::steady_clock::time_point first_pending_at_{};
   bool waiting_for_company_ = false;
   bool retry_scheduled_ = false;

@@ -735,7 +735,7 @@ Status History::WriteInTxn(SqliteDb& db) {
     auto put = db.Prepare("INSERT INTO meta(key, value) VALUES('history_state', ?) "
                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
     if (!put.ok()) return put.status();
-    put->BindText(1, m.written_state);
+    put->BindText(1, PaddedForOverwrite(m.written_state));
     s = put->Run();
     if (!s.ok()) return s;
   }

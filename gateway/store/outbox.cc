@@ -407,6 +407,7 @@ Result<uint32_t> Outbox::MetricId(const Reading& r, DataType type) {
 void Outbox::Ack(int64_t lo, int64_t hi) {
   // Neighbouring ranges are merged so that a drain of many small payloads becomes
   // one DELETE.
+  acked_rows_ += static_cast<uint64_t>(hi - lo + 1);
   if (!acked_.empty() && acked_.back().second + 1 == lo) {
     acked_.back().second = hi;
   } else {
@@ -601,7 +602,7 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
   }
   if (model_state) {
     put_meta_.BindText(1, "model_state");
-    put_meta_.BindText(2, *model_state);
+    put_meta_.BindText(2, PaddedForOverwrite(*model_state));
     s = put_meta_.Run();
     put_meta_.Reset();
     if (!s.ok()) return fail(s);
@@ -623,6 +624,7 @@ Status Outbox::CommitOnce(const std::vector<Reading>& readings, const std::strin
     return fail(s);
   }
   acked_.clear();
+  acked_rows_ = 0;
   last_seq_ = new_last_seq;
   max_accepted_ts_ = max_ts;
   max_sensor_ts_ = max_sensor_ts;

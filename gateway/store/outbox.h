@@ -7,7 +7,12 @@
 //
 // Deletes of acknowledged rows are batched into the next commit: a crash between
 // PUBACK and that commit re-sends them (at-least-once; platforms de-duplicate), it
-// never loses them.
+// never loses them. For the same reason a commit of deletes alone (CommitDeletes) is
+// not fsynced.
+//
+// Flash: a new file gets 1 KiB pages (a commit of a few readings touches a handful of
+// pages, each written whole), and the model's state is padded to a steady size so that
+// SQLite overwrites it in place (PaddedForOverwrite).
 //
 // The disk cap: when the file's used pages plus its WAL exceed buffer.max_disk_bytes
 // the oldest rows that are not in flight are dropped, counted in dropped_total()
@@ -106,6 +111,7 @@ class Outbox {
   // The broker acknowledged rows lo..hi (inclusive). Deleted at the next commit.
   void Ack(int64_t lo, int64_t hi);
   bool HasPendingAcks() const { return !acked_.empty(); }
+  uint64_t pending_ack_rows() const { return acked_rows_; }
 
   // Up to `limit` rows with seq > after_seq, oldest first.
   Result<std::vector<StoredReading>> ReadAfter(int64_t after_seq, size_t limit);
@@ -174,6 +180,7 @@ class Outbox {
   std::unordered_map<std::string, uint32_t> metric_ids_;  // facility + '\0' + name
   std::unordered_map<uint32_t, MetricInfo> metrics_by_id_;
   std::vector<std::pair<int64_t, int64_t>> acked_;
+  uint64_t acked_rows_ = 0;
   uint64_t depth_ = 0;
   uint64_t dropped_total_ = 0;
   uint64_t dropped_since_log_ = 0;

@@ -68,6 +68,16 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A JSON state kept in one row and rewritten at every commit (the facility model's, the
+// history's), padded with trailing blanks (valid JSON whitespace) to a multiple of 256
+// bytes: SQLite overwrites a row of unchanged size in place, writing only the pages
+// whose bytes changed, where a new size frees and allocates its overflow pages (and
+// rewrites the freelist and page 1) at every commit.
+inline std::string PaddedForOverwrite(std::string json) {
+  json.resize((json.size() / 256 + 1) * 256, ' ');
+  return json;
+}
+
 class SqliteDb {
  public:
   SqliteDb() = default;

@@ -220,6 +220,7 @@ TEST_CASE("config: example.yaml loads and documents the defaults", "[config]") {
   CHECK(c.log.level == d.log.level);
   CHECK(c.buffer.max_disk_bytes == d.buffer.max_disk_bytes);
   CHECK(c.buffer.commit_interval_ms == d.buffer.commit_interval_ms);
+  CHECK(c.buffer.low_rate_commit_delay_ms == d.buffer.low_rate_commit_delay_ms);
   CHECK(c.buffer.commit_max_readings == d.buffer.commit_max_readings);
   CHECK(c.buffer.max_pending_readings == d.buffer.max_pending_readings);
   CHECK(c.buffer.synchronous == d.buffer.synchronous);

@@ -109,7 +109,10 @@ TEST_CASE("a reopened outbox resumes with what is on disk", "[outbox]") {
   auto box = OpenBox(dir.path);
   CHECK(box->depth() == 90);
   CHECK(box->max_accepted_ts() == 1099);
-  CHECK(box->GetMeta("model_state").value() == R"({"x":1})");
+  // Padded with blanks to a steady size (so that it is overwritten in place): the same JSON.
+  const std::string state = box->GetMeta("model_state").value();
+  CHECK(state.substr(0, state.find_last_not_of(' ') + 1) == R"({"x":1})");
+  CHECK(state.size() % 256 == 0);
   auto latest = box->Latest("f").value();
   REQUIRE(latest.size() == 1);
   CHECK(latest[0].name == "sensors/s/p");
