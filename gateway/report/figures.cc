@@ -312,12 +312,17 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
         f.HoursCrowded(), f.HoursFull(), Or(f.Completeness()), uint64_t(f.sum.meals), uint64_t(f.sum.checkins),
         uint64_t(f.sum.sessions), Or(f.MeanSessionMinutes()), f.sum.energy_kwh, Or(f.ConnectorUtilisation()),
         Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes(), uint64_t(revision),
-        uint64_t(f.sum.late_readings), uint64_t(sat ? sat->responses : 0),
-        Or(sat ? sat->ShownIndex() : std::nullopt), Or(sat ? AnswerRate(f, *sat) : std::nullopt)});
+        uint64_t(f.sum.late_readings)});
+    // Appended one by one: a longer initializer list makes GCC 12 warn falsely
+    // (-Wmaybe-uninitialized in the variant's string).
+    auto& row = d.rows.back();
+    row.emplace_back(uint64_t(sat ? sat->responses : 0));
+    row.emplace_back(Or(sat ? sat->ShownIndex() : std::nullopt));
+    row.emplace_back(Or(sat ? AnswerRate(f, *sat) : std::nullopt));
     if (buttons) {
       for (const auto& b : *buttons) {
         auto it = f.sum.feedback.find(b.name);
-        d.rows.back().push_back(uint64_t(it == f.sum.feedback.end() ? 0 : it->second));
+        row.emplace_back(uint64_t(it == f.sum.feedback.end() ? 0 : it->second));
       }
     }
   };

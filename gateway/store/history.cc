@@ -64,7 +64,7 @@ bool EndsWith(const std::string& s, const char* tail) {
 }
 
 // feedback/{button}/responses -> the button's name ("" for anything else).
-std::string FeedbackButton(const std::string& p) {
+std::string FeedbackButtonOf(const std::string& p) {
   constexpr size_t kHead = 9, kTail = 10;  // "feedback/", "/responses"
   if (p.size() <= kHead + kTail || p.rfind("feedback/", 0) != 0 || !EndsWith(p, "/responses")) return "";
   std::string name = p.substr(kHead, p.size() - kHead - kTail);
@@ -79,7 +79,7 @@ bool Relevant(const Reading& r) {
   const std::string& p = r.point;
   return p == "occupancy/current" || p == "visits/entries" || p == "meals/served" || p == "checkins/count" ||
          (p.rfind("connectors/", 0) == 0 && (EndsWith(p, "/status") || EndsWith(p, "/energy_kwh"))) ||
-         (p.rfind("equipment/", 0) == 0 && EndsWith(p, "/in_use")) || FeedbackButton(p);
+         (p.rfind("equipment/", 0) == 0 && EndsWith(p, "/in_use")) || !FeedbackButtonOf(p).empty();
 }
 
 struct SensorH {
@@ -423,7 +423,7 @@ struct History::Impl {
                                 : p == "meals/served" ? &HourRow::meals
                                                       : &HourRow::checkins;
       Counter(f, p, *v, r.ts_ms, record ? field : nullptr);
-    } else if (std::string button = FeedbackButton(p); !button.empty()) {
+    } else if (std::string button = FeedbackButtonOf(p); !button.empty()) {
       auto v = AsInt(r.value);
       if (!v) return;
       const int64_t delta = Counter(f, p, *v, r.ts_ms, nullptr);

@@ -6,8 +6,9 @@
 //   press                one event per press: the button's name (String) or its score
 //                        (an integer: a tablet posting a score).
 // Repeated presses within repeat_interval_s count once, in event time: an event press
-// closer than that to a counted press of the same terminal (before or after it, so that
-// a late event is judged like a live one) is a repeat. A counter cannot say when its
+// closer than that to a counted press of the same terminal, before or after it by the
+// presses' own timestamps, is a repeat (a batch is taken in time order; a late press is
+// judged against the presses counted so far, never un-counting one). A counter cannot say when its
 // presses happened, only between which samples: a step of n presses over d seconds
 // counts at most ceil(d / interval) (at least 1), the most a person could have made.
 // The facility's figures (satisfaction.h) are published with every counted press.
