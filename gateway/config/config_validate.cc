@@ -404,13 +404,14 @@ class Checker {
       }
       return;
     }
-    if (!info_.Has(sp + ".buttons")) s.buttons = DefaultFeedbackButtons();
-    if (info_.Has(sp + ".buttons") && (s.buttons.size() < 2 || s.buttons.size() > 10)) {
+    const bool given = info_.Has(sp + ".buttons");
+    if (!given) s.buttons = DefaultFeedbackButtons();
+    if (given && (s.buttons.size() < 2 || s.buttons.size() > 10)) {
       Error(sp + ".buttons", "needs 2 to 10 buttons, got " + std::to_string(s.buttons.size()));
     }
     std::map<std::string, size_t> names;
     std::map<int, size_t> scores;
-    for (size_t i = 0; i < s.buttons.size(); ++i) {
+    for (size_t i = 0; given && i < s.buttons.size(); ++i) {
       const FeedbackButton& b = s.buttons[i];
       const std::string bp = sp + ".buttons[" + std::to_string(i) + "]";
       if (info_.bad.count(bp)) continue;

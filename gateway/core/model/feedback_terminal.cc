@@ -151,8 +151,13 @@ class FeedbackTerminal final : public SensorKindRules {
 
 void EmitFeedbackFigures(const FacilityState& f, int64_t day, int64_t ts, Emitter& em) {
   const Satisfaction sat = FeedbackTerminal::Compute(f, day);
+  // Every button's count and share with each change, so that a platform sees the
+  // whole split at one instant (the Emitter keeps one value per metric and instant).
   for (size_t i = 0; i < f.feedback.buttons.size(); ++i) {
-    em.Emit(f.id, ButtonMetric(f.feedback.buttons[i], "share"), float(sat.shares[i]), ts);
+    const FeedbackButton& b = f.feedback.buttons[i];
+    em.Emit(f.id, ButtonMetric(b, "responses"),
+            uint32_t(std::min<uint64_t>(f.DayCount(day, ButtonMetric(b, "responses")), UINT32_MAX)), ts);
+    em.Emit(f.id, ButtonMetric(b, "share"), float(sat.shares[i]), ts);
   }
   // Not significant (fewer answers than the minimum, or none): -1, as the reports' unknowns.
   em.Emit(f.id, "feedback/index", float(sat.ShownIndex().value_or(-1.0)), ts);
