@@ -12,6 +12,7 @@
 
 #include "core/facility_model.h"
 #include "core_harness.h"
+#include "http_ingest/ingest_body.h"
 #include "gateway/config.h"
 #include "gateway/satisfaction.h"
 #include "report/feedback_report.h"
@@ -290,4 +291,27 @@ TEST_CASE("feedback: through the history into reports/daily and the report", "[f
     CHECK(j["significant"].get<bool>());
   }
   fs::remove_all(config.data_dir);
+}
+
+TEST_CASE("feedback: HTTP ingest readings of a terminal reach the model with their types", "[feedback]") {
+  http_ingest::IngestBodyParser parser({{"canteen-1", "smiley-1"}}, 10);
+  auto batch = parser.Parse(R"({"facility": "canteen-1", "sensor": "smiley-1", "readings": [
+      {"point": "press", "value": "very_happy", "ts": 1710477000000},
+      {"point": "press", "value": "very_happy", "ts": 1710477001000},
+      {"point": "button/unhappy_total", "value": 7, "ts": 1710477000000},
+      {"point": "button/unhappy_total", "value": 9, "ts": 1710477060000}]})",
+                            kT0 + 120 * kSec);
+  REQUIRE(batch.ok());
+  REQUIRE(batch->size() == 4);
+  CHECK(std::holds_alternative<std::string>((*batch)[0].value));
+  CHECK(std::holds_alternative<uint64_t>((*batch)[2].value));  // a per-button counter is UInt64
+  Config c = FeedbackConfig(5, 1, false);
+  auto m = std::move(FacilityModel::Create(c).value());
+  std::vector<Reading> out;
+  m->Process(*batch, out);
+  auto last = Last(out);
+  // One very_happy (the second is 1 s after it: a repeat); unhappy 7 -> 9 over 60 s: 2.
+  CHECK(std::get<uint32_t>(last.at("feedback/very_happy/responses")) == 1);
+  CHECK(std::get<uint32_t>(last.at("feedback/unhappy/responses")) == 2);
+  CHECK(std::get<uint32_t>(last.at("feedback/responses")) == 3);
 }
