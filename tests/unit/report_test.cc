@@ -191,7 +191,10 @@ TEST_CASE("the writers: CSV with BOM and bilingual headings, JSON schema, HTML s
   }
   size_t svgs = 0;
   for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
-  CHECK(svgs == 8);  // hourly profile and daily trend per facility
+  // Hourly profile and daily trend per facility, and the share per button of the
+  // canteen's feedback terminal.
+  CHECK(svgs == 9);
+  CHECK(html.find("id=\"feedback-canteen-1\"") != std::string::npos);
   // The same input gives the same bytes (reproducible reports).
   CHECK(html == report::WriteHtml(run.config, data.value(), "2026-03-04T00:00:00Z"));
 }
