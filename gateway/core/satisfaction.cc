@@ -1,8 +1,25 @@
 #include "gateway/satisfaction.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace gateway {
+
+std::string IndexText(uint64_t responses, std::optional<double> index, bool significant, uint32_t min_responses) {
+  std::string n = " (n = ";
+  n.append(std::to_string(responses));
+  if (responses == 0 || !index) return "—" + n + ")";
+  if (!significant) {
+    std::string t = "不显著 not significant";
+    t.append(n).append(" < ").append(std::to_string(min_responses)).append(")");
+    return t;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", *index);
+  std::string t = buf;
+  t.append(n).append(")");
+  return t;
+}
 
 Satisfaction ComputeSatisfaction(const std::vector<FeedbackButton>& buttons, const std::vector<uint64_t>& counts,
                                  uint64_t min_responses) {

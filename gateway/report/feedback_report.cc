@@ -37,20 +37,6 @@ double Rounded(double v, int decimals) {
   return double(int64_t(v * p + (v >= 0 ? 0.5 : -0.5))) / p;
 }
 
-// "72.5 (n = 40)" or "不显著 not significant (n = 5 < 20)"; "—" without answers.
-std::string IndexText(const Satisfaction& s, uint32_t min_responses) {
-  std::string n = std::to_string(s.responses);
-  if (s.responses == 0) return "— (n = 0)";
-  if (!s.significant) {
-    std::string t = kNotSignificant;
-    t.append(" (n = ").append(n).append(" < ").append(std::to_string(min_responses)).append(")");
-    return t;
-  }
-  std::string t = Fixed(*s.index, 1);
-  t.append(" (n = ").append(n).append(")");
-  return t;
-}
-
 // Horizontal bars: each button's share of the period's responses.
 std::string SharesSvg(const std::vector<FeedbackButton>& buttons, const Satisfaction& s) {
   const int W = 640, row = 18, L = 120, R = 90, T = 6;

@@ -289,6 +289,18 @@ TEST_CASE("feedback: through the history into reports/daily and the report", "[f
     auto j = report::FeedbackJson(fc, f);
     CHECK(j["responses"].get<uint64_t>() == n);
     CHECK(j["significant"].get<bool>());
+    // Hour 11 alone (2 answers, fewer than 3): not significant in every format, never a number.
+    std::vector<store::HourRow> hour11;
+    for (const auto& r : rows.value()) {
+      if (r.hour == 11) hour11.push_back(r);
+    }
+    auto h = report::Summarise(fc, hour11, tz.ToLocal(t).day_number, tz.ToLocal(t).day_number);
+    CHECK(report::FeedbackCsvCells(fc, h)[0] == "2");
+    CHECK(report::FeedbackCsvCells(fc, h)[1] == "不显著 not significant");
+    auto jh = report::FeedbackJson(fc, h);
+    CHECK(jh["index"].is_null());
+    CHECK_FALSE(jh["significant"].get<bool>());
+    CHECK(report::FeedbackKpiHtml(fc, h).find("不显著 not significant (n = 2 &lt; 3)") != std::string::npos);
   }
   fs::remove_all(config.data_dir);
 }

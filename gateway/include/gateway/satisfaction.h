@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "gateway/config.h"
@@ -28,6 +29,13 @@ struct Satisfaction {
   // The index to show: absent when not significant.
   std::optional<double> ShownIndex() const { return significant ? index : std::nullopt; }
 };
+
+// How the index is shown to people, always with its response count: "72.5 (n = 40)",
+// "不显著 not significant (n = 5 < 20)", or "— (n = 0)".
+std::string IndexText(uint64_t responses, std::optional<double> index, bool significant, uint32_t min_responses);
+inline std::string IndexText(const Satisfaction& s, uint32_t min_responses) {
+  return IndexText(s.responses, s.index, s.significant, min_responses);
+}
 
 // counts[i] = presses of buttons[i] (missing entries count 0).
 Satisfaction ComputeSatisfaction(const std::vector<FeedbackButton>& buttons, const std::vector<uint64_t>& counts,
