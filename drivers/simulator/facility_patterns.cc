@@ -368,6 +368,7 @@ class FacilitySim {
         const int64_t r = rng_.UniformInt(0, 9);
         const size_t b = r == 0 ? 0 : (r == 1 && n > 2) ? 1 : n - 2 + size_t(r % 2);
         ++t.presses[b];
+        ++ev.feedback;
       }
     }
     people_.push_back(p);
