@@ -180,6 +180,7 @@ def test_mqtt_press_events_with_repeats(tmp_path, broker, make_broker, make_subs
                                {"id": "tablet-1", "kind": "feedback_terminal", "driver": "mqtt"}]}]
     cfg = base_config("huacao", "gw-feedback-mqtt", tmp_path / "data", facilities)
     cfg["simulator"] = {"enabled": False}
+    cfg["web"] = web_section()
     cfg["drivers"] = {"mqtt": {
         "broker": local.uri, "client_id": "gw-feedback-south",
         "subscriptions": [{"topic": "terminals/+/press", "facility": "canteen-1", "sensor_level": 1,
@@ -223,6 +224,12 @@ def test_mqtt_press_events_with_repeats(tmp_path, broker, make_broker, make_subs
                                   readings(msgs).get(("canteen-1", "sensors/smiley-1/press"), [])),
                  15, "the late press on the wire")
     assert latest(sub.snapshot(), "canteen-1", "feedback/responses")["value"] == 4
+    # The status page gives the count, never a number that stands on too few answers.
+    status, _, body = get(web_port(gw), "/api/status")
+    assert status == 200
+    fb = json.loads(body)["facilities"][0]["feedback"]
+    assert fb["responses"] == 4 and fb["significant"] is False and fb["index"] is None
+    assert fb["min_responses"] == min_responses
     check_figures(sub.snapshot(), "canteen-1", counts, min_responses)  # index -1: not significant
     assert latest(sub.snapshot(), "canteen-1", "feedback/index")["value"] == -1.0
 
