@@ -9,6 +9,7 @@
 
 #include "daily_report_row.h"
 #include "migrations.h"
+#include "pg_connect.h"
 
 namespace host {
 
@@ -146,17 +147,8 @@ gateway::Status PgStore::Exec(const char* sql) {
 gateway::Status PgStore::Ensure() {
   if (connected()) return gateway::Status::Ok();
   if (conn_) PQfinish(conn_);
-  const char* keys[] = {"dbname", "password", "application_name", nullptr};
-  const char* vals[] = {conninfo_.c_str(), password_.empty() ? nullptr : password_.c_str(), "community-host", nullptr};
-  if (password_.empty()) {
-    keys[1] = "application_name";
-    vals[1] = "community-host";
-    keys[2] = nullptr;
-  }
-  conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+  conn_ = OpenPg(conninfo_, password_, "community-host");
   if (PQstatus(conn_) != CONNECTION_OK) return Fail("cannot connect to PostgreSQL");
-  // NOTICEs ("already exists, skipping") are expected here, not news for the log.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   partitions_.clear();
   if (auto s = Migrate(); !s.ok()) return s;
   return Exec(
