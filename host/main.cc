@@ -19,6 +19,7 @@
 #include "host_config.h"
 #include "host_loop.h"
 #include "host_metrics.h"
+#include "town_board.h"
 #include "town_report.h"
 #include "town_report_writers.h"
 
@@ -100,8 +101,18 @@ int main(int argc, char** argv) {
     }
     spdlog::info("metrics: http://{}:{}/metrics", config->metrics_address, metrics->port());
   }
+  std::unique_ptr<host::TownBoard> board;
+  if (config->board_enabled) {
+    board = std::make_unique<host::TownBoard>(config.value());
+    if (auto s = board->Start(); !s.ok()) {
+      spdlog::error("board: {}", s.message());
+      return 1;
+    }
+    spdlog::info("board: http://{}:{}/", config->board_address, board->port());
+  }
   host::HostLoop loop(config.value(), metrics.get());
   loop.Run(g_stop);
+  if (board) board->Stop();
   if (metrics) metrics->Stop();
   return 0;
 }

@@ -279,6 +279,15 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
                     " v_double = excluded.v_double, v_text = excluded.v_text"
                     " WHERE live_values.ts_ms < excluded.ts_ms"));
     if (live.status() != PGRES_COMMAND_OK) return abort("updating live values");
+    {
+      const char* p[] = {now.c_str()};
+      Res heard(PQexecParams(conn_,
+                             "UPDATE edge_nodes e SET last_heard_ms = $1::bigint FROM"
+                             " (SELECT DISTINCT group_id, edge_node FROM samples_stage) s"
+                             " WHERE (e.group_id, e.edge_node) = (s.group_id, s.edge_node)",
+                             1, nullptr, p, nullptr, nullptr, 0));
+      if (heard.status() != PGRES_COMMAND_OK) return abort("updating last heard");
+    }
 
     for (const auto& s : samples) {
       if (s.metric != "reports/daily" || s.value.index() != 8) continue;
