@@ -209,7 +209,10 @@ gateway::Result<TownReport> LoadTownReport(const std::string& conninfo, const st
   const char* all_groups = query.groups.empty() ? "t" : "f";
   // Facilities seen in a birth or a report, with what their newest samples say they
   // are (facility/type, facility/name: stated at every gateway start) and which
-  // figures apply (the metrics their births declared).
+  // figures apply, by the sensors their births declared, as the gateway's report
+  // decides it: visits with door counters (entries_total), meals with meal terminals,
+  // check-ins with check-in terminals, fitness with equipment (in_use), charging with
+  // charge points (sessions/active).
   const char* facilities_sql = R"sql(
 WITH f AS (
   SELECT group_id, edge_node, device FROM facilities WHERE $2 OR group_id = ANY($1::text[])
@@ -220,15 +223,15 @@ SELECT f.group_id, f.edge_node, f.device,
   coalesce((SELECT v_text FROM samples s WHERE (s.group_id, s.edge_node, s.device, s.metric) =
             (f.group_id, f.edge_node, f.device, 'facility/name') ORDER BY ts_ms DESC LIMIT 1), ''),
   EXISTS (SELECT 1 FROM metric_catalog c WHERE (c.group_id, c.edge_node, c.device) = (f.group_id, f.edge_node, f.device)
-          AND c.metric = 'visits/entries'),
+          AND c.metric LIKE 'sensors/%/entries\_total'),
   EXISTS (SELECT 1 FROM metric_catalog c WHERE (c.group_id, c.edge_node, c.device) = (f.group_id, f.edge_node, f.device)
-          AND c.metric = 'meals/served'),
+          AND c.metric LIKE 'sensors/%/meals\_total'),
   EXISTS (SELECT 1 FROM metric_catalog c WHERE (c.group_id, c.edge_node, c.device) = (f.group_id, f.edge_node, f.device)
-          AND c.metric = 'checkins/count'),
+          AND c.metric LIKE 'sensors/%/checkins\_total'),
   EXISTS (SELECT 1 FROM metric_catalog c WHERE (c.group_id, c.edge_node, c.device) = (f.group_id, f.edge_node, f.device)
           AND c.metric = 'sessions/active'),
   EXISTS (SELECT 1 FROM metric_catalog c WHERE (c.group_id, c.edge_node, c.device) = (f.group_id, f.edge_node, f.device)
-          AND c.metric LIKE 'equipment/%')
+          AND c.metric LIKE 'sensors/%/in\_use')
 FROM f ORDER BY 1, 4, 3, 2)sql";
   const char* fparams[] = {groups.c_str(), all_groups};
   Res fr(PQexecParams(conn, facilities_sql, 2, nullptr, fparams, nullptr, nullptr, 0));

@@ -40,8 +40,8 @@ struct ReportedDay {
   double equipment_active_min = 0;
 };
 
-// What a facility's births say it counts: decides which figures apply to it (as the
-// gateway's report shows visits only for facilities with door counters).
+// What a facility's births say it counts: decides which figures apply to it, as the
+// gateway's report does (visits only with door counters, ...).
 struct Counts {
   bool visits = false, meals = false, checkins = false, charging = false, equipment = false;
 };
