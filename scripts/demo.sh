@@ -26,6 +26,9 @@ wait_port() {
 
 work="$(mktemp -d)"
 chmod 755 "$work"
+# Logs of the servers, which drop root to their own accounts (mosquitto, postgres).
+mkdir "$work/log"
+chmod 1777 "$work/log"
 pids=()
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 pg_as=()
@@ -46,7 +49,7 @@ cat > "$work/mosquitto.conf" <<CONF
 listener $mport 127.0.0.1
 allow_anonymous true
 persistence false
-log_dest file $work/mosquitto.log
+log_dest file $work/log/mosquitto.log
 CONF
 setsid mosquitto -c "$work/mosquitto.conf" &
 pids+=($!)
@@ -56,8 +59,8 @@ wait_port "$mport"
 pport="$(free_port)"
 mkdir -p "$work/pg" "$work/pgsock"
 if [ "$(id -u)" -eq 0 ]; then chown postgres "$work/pg" "$work/pgsock"; fi
-"${pg_as[@]}" "$pgbin/initdb" -D "$work/pg" -U town --auth=trust -E UTF8 >"$work/initdb.log"
-"${pg_as[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/postgres.log" -w \
+"${pg_as[@]}" "$pgbin/initdb" -D "$work/pg" -U town --auth=trust -E UTF8 >"$work/log/initdb.log"
+"${pg_as[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/log/postgres.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $pport -k $work/pgsock" start >/dev/null
 "${pg_as[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$pport" -U town town
 
@@ -77,7 +80,7 @@ metrics:
 board:
   port: $bport
 CONF
-setsid "$build/host/community-host" --config "$work/host.yaml" 2>"$work/host.log" &
+setsid "$build/host/community-host" --config "$work/host.yaml" >"$work/log/host.log" 2>&1 &
 pids+=($!)
 wait_port "$bport"
 
@@ -94,7 +97,7 @@ for id in $ids; do
                    f && take {print}' "$root/config/demo.yaml" >> "$cfg"
   printf 'web:\n  enabled: false\n' >> "$cfg"
   setsid "$build/gateway/community-gateway" run --config "$cfg" --broker "tcp://127.0.0.1:$mport" \
-    2>"$work/gw-$id.log" &
+    2>"$work/log/gw-$id.log" &
   pids+=($!)
 done
 
