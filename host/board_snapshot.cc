@@ -5,56 +5,27 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "pg_connect.h"
+
 namespace host {
 
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-struct Res {
-  explicit Res(PGresult* p) : r(p) {}
-  ~Res() { PQclear(r); }
-  Res(const Res&) = delete;
-  Res& operator=(const Res&) = delete;
-  PGresult* r;
-  bool null(int row, int col) const { return PQgetisnull(r, row, col) != 0; }
-  std::string at(int row, int col) const { return null(row, col) ? std::string() : PQgetvalue(r, row, col); }
-  Json Int(int row, int col) const { return null(row, col) ? Json(nullptr) : Json(std::strtoll(PQgetvalue(r, row, col), nullptr, 10)); }
-};
-
-std::string ArrayLiteral(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-gateway::Status Failed(PGconn* conn, const char* what) {
-  std::string msg = what;
-  msg += ": ";
-  msg += PQerrorMessage(conn);
-  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-  return gateway::Status::Unavailable(msg);
-}
+Json IntOrNull(const PgResult& r, int row, int col) { return r.null(row, col) ? Json(nullptr) : Json(r.integer(row, col)); }
 
 }  // namespace
 
 gateway::Result<std::string> BoardSnapshotJson(PGconn* conn, const std::vector<std::string>& groups, int64_t now_ms) {
-  const std::string g = ArrayLiteral(groups);
+  const std::string g = PgTextArray(groups);
   const char* params[] = {g.c_str()};
-  Res nodes(PQexecParams(conn,
+  PgResult nodes(PQexecParams(conn,
                          "SELECT group_id, edge_node, online, greatest(last_heard_ms, birth_ms, death_ms) FROM edge_nodes"
                          " WHERE group_id = ANY($1::text[]) ORDER BY 1, 2",
                          1, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(nodes.r) != PGRES_TUPLES_OK) return Failed(conn, "board: edge nodes");
-  Res facs(PQexecParams(conn, R"sql(
+  if (PQresultStatus(nodes.r) != PGRES_TUPLES_OK) return PgError(conn, "board: edge nodes");
+  PgResult facs(PQexecParams(conn, R"sql(
 SELECT f.group_id, f.edge_node, f.device, f.online,
   coalesce((SELECT v_text FROM samples s WHERE (s.group_id, s.edge_node, s.device, s.metric) =
             (f.group_id, f.edge_node, f.device, 'facility/type') ORDER BY ts_ms DESC LIMIT 1), 'unknown'),
@@ -62,14 +33,14 @@ SELECT f.group_id, f.edge_node, f.device, f.online,
             (f.group_id, f.edge_node, f.device, 'facility/name') ORDER BY ts_ms DESC LIMIT 1), '')
 FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
                         1, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(facs.r) != PGRES_TUPLES_OK) return Failed(conn, "board: facilities");
-  Res live(PQexecParams(conn,
+  if (PQresultStatus(facs.r) != PGRES_TUPLES_OK) return PgError(conn, "board: facilities");
+  PgResult live(PQexecParams(conn,
                         "SELECT group_id, edge_node, device, metric, ts_ms, v_bool, v_int, v_text FROM live_values"
                         " WHERE group_id = ANY($1::text[]) AND device <> '' AND (metric IN ('occupancy/current',"
                         " 'occupancy/capacity', 'status/open', 'visits/entries', 'meals/served', 'checkins/count',"
                         " 'sessions/active') OR metric ~ '^connectors/[0-9]+/status$')",
                         1, nullptr, params, nullptr, nullptr, 0));
-  if (PQresultStatus(live.r) != PGRES_TUPLES_OK) return Failed(conn, "board: live values");
+  if (PQresultStatus(live.r) != PGRES_TUPLES_OK) return PgError(conn, "board: live values");
 
   Json root;
   root["now_ms"] = now_ms;
@@ -79,7 +50,7 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
     gws.push_back(Json{{"group_id", nodes.at(i, 0)},
                        {"edge_node_id", nodes.at(i, 1)},
                        {"online", nodes.at(i, 2) == "t"},
-                       {"last_heard_ms", nodes.Int(i, 3)}});
+                       {"last_heard_ms", IntOrNull(nodes, i, 3)}});
   }
   root["gateways"] = std::move(gws);
 
@@ -101,15 +72,15 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
     if (it == by_key.end()) continue;
     Json& f = it->second;
     const std::string metric = live.at(i, 3);
-    const Json ts = live.Int(i, 4);
+    const Json ts = IntOrNull(live, i, 4);
     // Today's counts carry their time: the page shows them only for the local day they
     // were counted in.
-    auto counted = [&](const char* key) { f[key] = Json{{"value", live.Int(i, 6)}, {"ts_ms", ts}}; };
+    auto counted = [&](const char* key) { f[key] = Json{{"value", IntOrNull(live, i, 6)}, {"ts_ms", ts}}; };
     if (metric == "occupancy/current") {
-      f["occupancy"] = live.Int(i, 6);
+      f["occupancy"] = IntOrNull(live, i, 6);
       f["updated_ms"] = ts;
     } else if (metric == "occupancy/capacity") {
-      f["capacity"] = live.Int(i, 6);
+      f["capacity"] = IntOrNull(live, i, 6);
     } else if (metric == "status/open") {
       f["open"] = live.at(i, 5) == "t";
     } else if (metric == "visits/entries") {
@@ -119,7 +90,7 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
     } else if (metric == "checkins/count") {
       counted("checkins_today");
     } else if (metric == "sessions/active") {
-      f["sessions_active"] = live.Int(i, 6);
+      f["sessions_active"] = IntOrNull(live, i, 6);
     } else {
       int n = std::atoi(metric.c_str() + std::string("connectors/").size());
       connectors[it->first][n] = live.at(i, 7);

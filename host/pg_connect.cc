@@ -15,4 +15,26 @@ PGconn* OpenPg(const std::string& conninfo, const std::string& password, const c
   return conn;
 }
 
+std::string PgTextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+gateway::Status PgError(PGconn* conn, const std::string& what) {
+  std::string msg = what;
+  msg += ": ";
+  msg += PQerrorMessage(conn);
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  return gateway::Status::Unavailable(msg);
+}
+
 }  // namespace host

@@ -17,31 +17,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct Res {
-  explicit Res(PGresult* p) : r(p) {}
-  ~Res() { PQclear(r); }
-  Res(const Res&) = delete;
-  Res& operator=(const Res&) = delete;
-  PGresult* r;
-  ExecStatusType status() const { return PQresultStatus(r); }
-  std::string at(int row, int col) const { return PQgetisnull(r, row, col) ? std::string() : PQgetvalue(r, row, col); }
-};
-
-std::string ArrayLiteral(const std::vector<std::string>& v) {
-  // A text[] literal for $n: every element quoted, quotes and backslashes escaped.
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 }  // namespace
 
 std::optional<double> TypeTotals::Utilisation() const {
@@ -193,19 +168,13 @@ gateway::Result<TownReport> LoadTownReport(const std::string& conninfo, const st
     PGconn* c;
     ~Closer() { PQfinish(c); }
   } closer{conn};
-  auto fail = [&](const char* what) {
-    std::string msg = what;
-    msg += ": ";
-    msg += PQerrorMessage(conn);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    return gateway::Status::Unavailable(msg);
-  };
+  auto fail = [&](const char* what) { return PgError(conn, what); };
   if (PQstatus(conn) != CONNECTION_OK) return fail("cannot connect to PostgreSQL");
   // Read in one snapshot, so that facilities and their reports agree.
-  Res begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  PgResult begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   if (begin.status() != PGRES_COMMAND_OK) return fail("BEGIN");
 
-  const std::string groups = ArrayLiteral(query.groups);
+  const std::string groups = PgTextArray(query.groups);
   const char* all_groups = query.groups.empty() ? "t" : "f";
   // Facilities seen in a birth or a report, with what their newest samples say they
   // are (facility/type, facility/name: stated at every gateway start) and which
@@ -234,7 +203,7 @@ SELECT f.group_id, f.edge_node, f.device,
           AND c.metric LIKE 'sensors/%/in\_use')
 FROM f ORDER BY 1, 4, 3, 2)sql";
   const char* fparams[] = {groups.c_str(), all_groups};
-  Res fr(PQexecParams(conn, facilities_sql, 2, nullptr, fparams, nullptr, nullptr, 0));
+  PgResult fr(PQexecParams(conn, facilities_sql, 2, nullptr, fparams, nullptr, nullptr, 0));
   if (fr.status() != PGRES_TUPLES_OK) return fail("reading facilities");
   std::map<std::tuple<std::string, std::string, std::string>, size_t> index;
   for (int i = 0; i < PQntuples(fr.r); ++i) {
@@ -259,7 +228,7 @@ FROM f ORDER BY 1, 4, 3, 2)sql";
       " WHERE ($2 OR group_id = ANY($1::text[])) AND day BETWEEN $3::date AND $4::date"
       " ORDER BY group_id, edge_node, device, day";
   const char* dparams[] = {groups.c_str(), all_groups, query.from.c_str(), query.to.c_str()};
-  Res dr(PQexecParams(conn, days_sql, 4, nullptr, dparams, nullptr, nullptr, 0));
+  PgResult dr(PQexecParams(conn, days_sql, 4, nullptr, dparams, nullptr, nullptr, 0));
   if (dr.status() != PGRES_TUPLES_OK) return fail("reading daily reports");
   for (int i = 0; i < PQntuples(dr.r); ++i) {
     auto it = index.find({dr.at(i, 0), dr.at(i, 1), dr.at(i, 2)});
@@ -270,7 +239,7 @@ FROM f ORDER BY 1, 4, 3, 2)sql";
     }
     report.facilities[it->second].days.push_back(std::move(day.value()));
   }
-  Res end(PQexec(conn, "COMMIT"));
+  PgResult end(PQexec(conn, "COMMIT"));
   SummariseTown(report);
   return report;
 }
