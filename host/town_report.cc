@@ -107,6 +107,14 @@ gateway::Result<ReportedDay> ParseReportedDay(const std::string& dataset_json) {
     d.availability = known("availability");
     d.equipment_sessions = count("equipment_sessions");
     d.equipment_active_min = num("equipment_active_min");
+    std::vector<std::string> names;
+    std::vector<std::optional<double>> cells;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      names.push_back(cols[i].is_string() ? cols[i].get<std::string>() : std::string());
+      const Json* c = i < day->size() ? &(*day)[i] : nullptr;
+      cells.push_back(c && c->is_number() ? std::optional<double>(c->get<double>()) : std::nullopt);
+    }
+    d.feedback = FeedbackOfDay(names, cells);
     return d;
   } catch (const std::exception& e) {
     return gateway::Status::Corruption(std::string("reports/daily: ") + e.what());
@@ -123,8 +131,21 @@ void SummariseTown(TownReport& report) {
       while (i < f.days.size() && f.days[i].date < date) ++i;
       if (i >= f.days.size() || f.days[i].date != date) f.missing.push_back(date);
     }
+    f.satisfaction = SatisfactionSum{};
+    f.has_feedback = false;
+    for (const auto& d : f.days) {
+      if (!d.feedback) continue;
+      f.has_feedback = true;
+      f.satisfaction.Add(*d.feedback, f.feedback_scale,
+                         f.counts.visits ? std::optional<int64_t>(d.visits) : std::nullopt);
+    }
     TypeTotals& t = by_type[f.type];
     t.type = f.type;
+    for (TypeTotals* x : {&t, &all}) {
+      if (!f.has_feedback) continue;
+      x->feedback_facilities += 1;
+      x->satisfaction.Add(f.satisfaction);
+    }
     for (TypeTotals* x : {&t, &all}) {
       x->facilities += 1;
       x->days_missing += int64_t(f.missing.size());
@@ -221,6 +242,26 @@ FROM f ORDER BY 1, 4, 3, 2)sql";
     if (!query.type.empty() && f.type != query.type) continue;
     index[{f.group_id, f.edge_node, f.id}] = report.facilities.size();
     report.facilities.push_back(std::move(f));
+  }
+
+  // What the births state of the feedback terminals (their newest values).
+  const char* scale_sql =
+      "SELECT group_id, edge_node, device, metric, v_int FROM live_values"
+      " WHERE ($2 OR group_id = ANY($1::text[])) AND v_int IS NOT NULL"
+      " AND (metric = 'feedback/min_responses' OR metric LIKE 'feedback/%/score')";
+  PgResult sr(PQexecParams(conn, scale_sql, 2, nullptr, fparams, nullptr, nullptr, 0));
+  if (sr.status() != PGRES_TUPLES_OK) return fail("reading feedback scales");
+  for (int i = 0; i < PQntuples(sr.r); ++i) {
+    auto it = index.find({sr.at(i, 0), sr.at(i, 1), sr.at(i, 2)});
+    if (it == index.end()) continue;
+    FeedbackScale& scale = report.facilities[it->second].feedback_scale;
+    const std::string metric = sr.at(i, 3);
+    const int64_t v = std::stoll(sr.at(i, 4));
+    if (metric == "feedback/min_responses") {
+      scale.min_responses = v;
+    } else {
+      scale.scores[metric.substr(9, metric.size() - 9 - 6)] = int(v);  // feedback/{button}/score
+    }
   }
 
   const char* days_sql =

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/status.h"
+#include "town_satisfaction.h"
 
 namespace host {
 
@@ -38,6 +39,7 @@ struct ReportedDay {
   std::optional<double> connector_utilisation, availability;
   int64_t equipment_sessions = 0;
   double equipment_active_min = 0;
+  std::optional<ReportedFeedback> feedback;  // facilities with feedback terminals
 };
 
 // What a facility's births say it counts: decides which figures apply to it, as the
@@ -53,6 +55,9 @@ struct TownFacility {
   Counts counts;
   std::vector<ReportedDay> days;       // reported days of the range, in date order
   std::vector<std::string> missing;    // days of the range without a report
+  FeedbackScale feedback_scale;        // what the births state of its feedback terminals
+  bool has_feedback = false;           // a day reported feedback columns
+  SatisfactionSum satisfaction;        // its reported days summed
 };
 
 struct TypeTotals {
@@ -68,6 +73,8 @@ struct TypeTotals {
   std::optional<double> Utilisation() const;   // occupant_hours / capacity_hours
   std::optional<double> Completeness() const;  // complete_hours / open_hours
   std::optional<double> Coverage() const;      // days_reported / (days_reported + days_missing)
+  int64_t feedback_facilities = 0;             // facilities with feedback terminals
+  SatisfactionSum satisfaction;                // their summed per-button counts
 };
 
 struct TownReport {

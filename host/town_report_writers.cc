@@ -1,9 +1,12 @@
 #include "town_report_writers.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "gateway/config.h"
+#include "gateway/satisfaction.h"
+#include "report/feedback_report.h"
 #include "report/report_text.h"
 
 namespace host {
@@ -18,6 +21,114 @@ using gateway::report::RoundTo;
 
 Json Opt(const std::optional<double>& v, int decimals = 4) {
   return v ? Json(RoundTo(*v, decimals)) : Json(nullptr);
+}
+
+constexpr const char* kNotSignificant = "不显著 not significant";
+
+std::optional<int> ScoreOf(const FeedbackScale& scale, const std::string& button) {
+  auto it = scale.scores.find(button);
+  return it == scale.scores.end() ? std::nullopt : std::optional<int>(it->second);
+}
+
+Json ButtonsJson(const std::vector<std::pair<std::string, int64_t>>& buttons, int64_t responses,
+                 const FeedbackScale* scale) {
+  Json jb = Json::array();
+  for (const auto& [name, n] : buttons) {
+    Json b{{"name", name}};
+    if (scale) {
+      auto score = ScoreOf(*scale, name);
+      b["score"] = score ? Json(*score) : Json(nullptr);
+    }
+    b["responses"] = n;
+    b["share"] = responses > 0 ? Json(RoundTo(double(n) / double(responses), 4)) : Json(nullptr);
+    jb.push_back(std::move(b));
+  }
+  return jb;
+}
+
+// A day as its gateway reported it, in the keys of the gateway's own report.
+Json DayFeedbackJson(const TownFacility& f, const ReportedFeedback& d) {
+  return Json{{"responses", d.responses},
+              {"index", d.index ? Json(RoundTo(*d.index, 2)) : Json(nullptr)},
+              {"significant", d.Significant()},
+              {"min_responses", f.feedback_scale.min_responses ? Json(*f.feedback_scale.min_responses) : Json(nullptr)},
+              {"answer_rate", Opt(d.answer_rate)},
+              {"buttons", ButtonsJson(d.buttons, d.responses, &f.feedback_scale)}};
+}
+
+// Days (and facilities) summed: the index recomputed from the summed counts.
+Json SumFeedbackJson(const SatisfactionSum& s, const FeedbackScale* scale) {
+  return Json{{"responses", s.responses},
+              {"index", Opt(s.ShownIndex(), 2)},
+              {"significant", s.Significant()},
+              {"min_responses", s.minimum_known ? Json(s.min_responses) : Json(nullptr)},
+              {"answer_rate", Opt(s.AnswerRate())},
+              {"buttons", ButtonsJson(s.buttons, s.responses, scale)}};
+}
+
+std::string PerButtonText(const std::vector<std::pair<std::string, int64_t>>& buttons) {
+  std::string per;
+  for (const auto& [name, n] : buttons) {
+    if (!per.empty()) per += "; ";
+    per.append(name).append(" ").append(std::to_string(n));
+  }
+  return per;
+}
+
+// CSV cells: responses, index (or not significant), answer rate (%), per button.
+std::string DayFeedbackCsv(const ReportedFeedback& d) {
+  std::string index = d.responses == 0 ? "" : d.index ? FixedDecimals(*d.index, 1) : kNotSignificant;
+  std::string out = std::to_string(d.responses);
+  out.append(",").append(CsvField(index)).append(",");
+  if (d.answer_rate) out.append(FixedDecimals(*d.answer_rate * 100, 1));
+  out.append(",").append(CsvField(PerButtonText(d.buttons)));
+  return out;
+}
+std::string SumFeedbackCsv(const SatisfactionSum& s) {
+  std::string index = s.responses == 0 ? "" : s.ShownIndex() ? FixedDecimals(*s.ShownIndex(), 1) : kNotSignificant;
+  std::string out = std::to_string(s.responses);
+  out.append(",").append(CsvField(index)).append(",");
+  if (auto rate = s.AnswerRate()) out.append(FixedDecimals(*rate * 100, 1));
+  out.append(",").append(CsvField(PerButtonText(s.buttons)));
+  return out;
+}
+
+// The facility's satisfaction section: its summed index with the count, the share per
+// button as the gateway's report draws it, and per day what the gateway reported.
+std::string FeedbackSectionHtml(const TownFacility& f, const std::vector<std::string>& dates) {
+  if (!f.has_feedback) return "";
+  const SatisfactionSum& s = f.satisfaction;
+  std::vector<gateway::FeedbackButton> buttons;
+  gateway::Satisfaction shares;
+  shares.responses = uint64_t(std::max<int64_t>(0, s.responses));
+  for (const auto& [name, n] : s.buttons) {
+    buttons.push_back({name, ScoreOf(f.feedback_scale, name).value_or(0)});
+    shares.shares.push_back(s.responses > 0 ? double(n) / double(s.responses) : 0.0);
+  }
+  std::ostringstream o;
+  o << "<div class=\"feedback\" id=\"feedback-" << HtmlEscape(f.id) << "\"><h3>居民满意度 <span class=\"en\">Residents' "
+    << "satisfaction: " << HtmlEscape(SumIndexText(s)) << "</span></h3>"
+    << gateway::report::FeedbackSharesSvg(buttons, shares)
+    << "<table><tr><th class=\"l\">日期<br><span class=\"en\">Date</span></th><th>反馈次数<br><span class=\"en\">"
+       "Responses</span></th><th>回答率<br><span class=\"en\">Answer rate</span></th><th>满意度指数<br><span "
+       "class=\"en\">Index</span></th></tr>";
+  const int64_t min = f.feedback_scale.min_responses.value_or(0);
+  size_t di = 0;
+  for (const auto& date : dates) {
+    while (di < f.days.size() && f.days[di].date < date) ++di;
+    if (di >= f.days.size() || f.days[di].date != date || !f.days[di].feedback) continue;
+    const ReportedFeedback& d = *f.days[di].feedback;
+    o << "<tr><td class=\"l\">" << date << "</td><td>" << d.responses << "</td><td>"
+      << (d.answer_rate ? FixedDecimals(*d.answer_rate * 100, 1) + " %" : "—") << "</td><td>"
+      // A day reported not significant has no index to show, only that it is not.
+      << HtmlEscape(gateway::IndexText(uint64_t(std::max<int64_t>(0, d.responses)), d.index ? d.index : 0.0,
+                                       d.Significant(), uint32_t(min)))
+      << "</td></tr>";
+  }
+  o << "<tr class=\"total\"><td class=\"l\">合计 Total</td><td>" << s.responses << "</td><td>"
+    << (s.AnswerRate() ? FixedDecimals(*s.AnswerRate() * 100, 1) + " %" : "—") << "</td><td>"
+    << HtmlEscape(SumIndexText(s)) << "</td></tr></table></div>";
+  return o.str();
 }
 
 std::string TypeLabel(const std::string& type) {
@@ -57,6 +168,7 @@ Json DayJson(const TownFacility& f, const ReportedDay& d) {
                         {"equipment_active_minutes", RoundTo(d.equipment_active_min, 2)}};
   }
   j["late_readings"] = d.late_readings;
+  if (d.feedback) j["satisfaction"] = DayFeedbackJson(f, *d.feedback);
   return j;
 }
 
@@ -73,7 +185,9 @@ Json TotalsJson(const TypeTotals& t) {
               {"energy_kwh", RoundTo(t.energy_kwh, 3)},
               {"equipment_sessions", t.equipment_sessions},
               {"utilisation", Opt(t.Utilisation())},
-              {"completeness", Opt(t.Completeness())}};
+              {"completeness", Opt(t.Completeness())},
+              {"feedback_facilities", t.feedback_facilities},
+              {"satisfaction", t.feedback_facilities ? SumFeedbackJson(t.satisfaction, nullptr) : Json(nullptr)}};
 }
 
 std::string Cell(const std::optional<double>& v, int decimals, double scale = 1.0) {
@@ -106,6 +220,7 @@ std::string WriteTownJson(const TownReport& r, const std::string& generated_at) 
     for (const auto& d : f.days) days.push_back(DayJson(f, d));
     jf["days"] = std::move(days);
     jf["missing_days"] = f.missing;
+    if (f.has_feedback) jf["satisfaction"] = SumFeedbackJson(f.satisfaction, &f.feedback_scale);
     for (const auto& m : f.missing)
       missing.push_back(Json{{"group_id", f.group_id}, {"edge_node_id", f.edge_node}, {"id", f.id}, {"date", m}});
     facilities.push_back(std::move(jf));
@@ -126,7 +241,9 @@ std::string WriteTownCsv(const TownReport& r) {
       "数据完整率(%) Data completeness (%)", "供餐份数 Meals served", "签到人次 Check-ins",
       "充电次数 Charging sessions", "平均充电时长(分钟) Mean session (min)", "充电量(kWh) Energy (kWh)",
       "充电桩利用率(%) Connector utilisation (%)", "可用率(%) Availability (%)", "器材使用次数 Equipment sessions",
-      "器材使用分钟 Equipment active minutes", "迟到读数 Late readings"};
+      "器材使用分钟 Equipment active minutes", "迟到读数 Late readings", "反馈次数 Feedback responses",
+      "满意度指数(0-100) Satisfaction index (0-100)", "回答率(%) Answer rate (% of visits)",
+      "各按钮次数 Responses per button"};
   for (size_t i = 0; i < std::size(headings); ++i) o << (i ? "," : "") << headings[i];
   o << "\r\n";
   for (const auto& f : r.facilities) {
@@ -154,10 +271,10 @@ std::string WriteTownCsv(const TownReport& r) {
         } else {
           o << ",,";
         }
-        o << d.late_readings << "\r\n";
+        o << d.late_readings << "," << (d.feedback ? DayFeedbackCsv(*d.feedback) : std::string(",,,")) << "\r\n";
       } else {
         // A day without a report: listed, every figure empty (not 0).
-        o << lead << date << ",no" << std::string(20, ',') << "\r\n";
+        o << lead << date << ",no" << std::string(24, ',') << "\r\n";
       }
     }
   }
@@ -165,12 +282,15 @@ std::string WriteTownCsv(const TownReport& r) {
   o << "\r\n合计 Totals,类型 Type,设施数 Facilities,已报告天数 Days reported,缺报天数 Days missing,"
        "到访人次 Visits,供餐份数 Meals served,签到人次 Check-ins,充电次数 Charging sessions,"
        "充电量(kWh) Energy (kWh),器材使用次数 Equipment sessions,容量加权利用率(%) Capacity-weighted utilisation (%),"
-       "数据完整率(%) Data completeness (%)\r\n";
+       "数据完整率(%) Data completeness (%),有反馈终端的设施 Facilities with feedback terminals,"
+       "反馈次数 Feedback responses,满意度指数(0-100) Satisfaction index (0-100),"
+       "回答率(%) Answer rate (% of visits),各按钮次数 Responses per button\r\n";
   for (const auto& t : r.totals) {
     o << "," << CsvField(t.type.empty() ? "all" : t.type) << "," << t.facilities << "," << t.days_reported << ","
       << t.days_missing << "," << t.visits << "," << t.meals << "," << t.checkins << "," << t.charging_sessions << ","
       << FixedDecimals(t.energy_kwh, 3) << "," << t.equipment_sessions << "," << Cell(t.Utilisation(), 1, 100) << ","
-      << Cell(t.Completeness(), 1, 100) << "\r\n";
+      << Cell(t.Completeness(), 1, 100) << "," << t.feedback_facilities << ","
+      << (t.feedback_facilities ? SumFeedbackCsv(t.satisfaction) : std::string(",,,")) << "\r\n";
   }
   return o.str();
 }
@@ -196,13 +316,15 @@ std::string WriteTownHtml(const TownReport& r, const std::string& generated_at) 
     << th("类型", "Type") << th("设施", "Facilities") << th("已报告天数", "Days reported")
     << th("缺报天数", "Days missing") << th("到访人次", "Visits") << th("供餐", "Meals") << th("签到", "Check-ins")
     << th("充电次数", "Charging sessions") << th("充电量 kWh", "Energy kWh")
-    << th("容量加权利用率", "Capacity-weighted utilisation") << th("数据完整率", "Completeness") << "</tr>\n";
+    << th("容量加权利用率", "Capacity-weighted utilisation") << th("数据完整率", "Completeness")
+    << th("满意度指数", "Satisfaction index") << "</tr>\n";
   for (const auto& t : r.totals) {
     o << "<tr" << (t.type.empty() ? " class=\"total\"" : "") << "><td class=\"l\">" << HtmlEscape(TypeLabel(t.type))
       << "</td><td>" << t.facilities << "</td><td>" << t.days_reported << "</td><td>" << t.days_missing << "</td><td>"
       << t.visits << "</td><td>" << t.meals << "</td><td>" << t.checkins << "</td><td>" << t.charging_sessions
       << "</td><td>" << FixedDecimals(t.energy_kwh, 3) << "</td><td>" << pct(t.Utilisation()) << "</td><td>"
-      << pct(t.Completeness()) << "</td></tr>\n";
+      << pct(t.Completeness()) << "</td><td>"
+      << (t.feedback_facilities ? HtmlEscape(SumIndexText(t.satisfaction)) : std::string("—")) << "</td></tr>\n";
   }
   o << "</table><p>缺报的日子不计为零，列于下表。<span class=\"en\">Days without a report are not counted as "
        "zero; they are listed below.</span></p></section>\n";
@@ -249,7 +371,7 @@ std::string WriteTownHtml(const TownReport& r, const std::string& generated_at) 
              "off)</span></td></tr>\n";
       }
     }
-    o << "</table></section>\n";
+    o << "</table>" << FeedbackSectionHtml(f, r.dates) << "</section>\n";
   }
   o << "</body></html>\n";
   return o.str();

@@ -209,6 +209,16 @@ void FacilityModel::EmitAll(int64_t now_ms, std::vector<Reading>& out) {
     // What the facility is, for a town host that groups facilities by type and names them.
     em.Emit(f.id, "facility/type", std::string(FacilityTypeName(f.type)), now_ms);
     em.Emit(f.id, "facility/name", f.name, now_ms);
+    // The scores and the minimum the index stands on, so that a town host can add the
+    // buttons' counts of many days and facilities up and judge the sum as the gateway would.
+    if (!f.feedback.buttons.empty()) {
+      em.Emit(f.id, "feedback/min_responses", f.feedback.min_responses, now_ms);
+      for (const auto& b : f.feedback.buttons) {
+        std::string point = "feedback/";
+        point.append(b.name).append("/score");
+        em.Emit(f.id, point, int32_t(b.score), now_ms);
+      }
+    }
   }
 }
 

@@ -22,6 +22,7 @@ What is checked, each against something computed in the test:
 import datetime
 import json
 import os
+import re
 import subprocess
 import zoneinfo
 
@@ -33,7 +34,16 @@ GROUP = "huacao"
 HOST_ID = "town-host"
 DATES = ["2026-03-02", "2026-03-03", "2026-03-04"]
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
-BY_ID = {f["id"]: f for f in FACILITIES}
+# The canteen and the fitness point have a feedback terminal (the default four buttons);
+# the fitness point's minimum is out of reach, so its index is never significant, nor a
+# total that sums it (docs/town-host.md: a sum is judged against its largest minimum).
+SMILEY = {"id": "smiley-1", "kind": "feedback_terminal"}
+BUTTON_SCORES = {"very_unhappy": 1, "unhappy": 2, "happy": 3, "very_happy": 4}  # report-format.md defaults
+MIN_RESPONSES = {"canteen-1": 20, "fitness-1": 1000000}
+BY_ID = {f["id"]: dict(f) for f in FACILITIES}
+for _fac, _min in MIN_RESPONSES.items():
+    BY_ID[_fac]["sensors"] = BY_ID[_fac]["sensors"] + [SMILEY]
+    BY_ID[_fac]["feedback_min_responses"] = _min
 # (edge node, facility, first simulated day): the fitness point's gateway was off on 03-02.
 DEPLOYED = [("gw-canteen", "canteen-1", "2026-03-02"), ("gw-charging", "charging-1", "2026-03-02"),
             ("gw-fitness", "fitness-1", "2026-03-03")]
@@ -115,6 +125,10 @@ def differences(gw_fac, town_fac):
                     if g[group][k] != t[group][k]:
                         problems.append("%s %s %s.%s: gateway %r, town %r"
                                         % (gw_fac["id"], date, group, k, g[group][k], t[group][k]))
+        # Residents' satisfaction: the day's figures as the gateway's own report has them.
+        if g.get("satisfaction") != t.get("satisfaction"):
+            problems.append("%s %s satisfaction: gateway %r, town %r"
+                            % (gw_fac["id"], date, g.get("satisfaction"), t.get("satisfaction")))
         want_peak = g["peak_time"]
         got_peak = local_minute(t["peak_time_ms"]) if t["peak_time_ms"] is not None else None
         if want_peak != got_peak:
@@ -150,6 +164,50 @@ def expected_totals(facilities):
                     t["occ_h"] += d["mean_occupancy"] * complete
                     t["cap_h"] += d["capacity"] * complete
     return out
+
+
+def expected_satisfaction(facilities):
+    """Satisfaction sums by type and for the town, from the per-button counts of the
+    reported days and the configured scores (report-format.md: index = 100 (mean - s_min)
+    / (s_max - s_min) of the summed counts; not significant below the minimum)."""
+    lo, hi = min(BUTTON_SCORES.values()), max(BUTTON_SCORES.values())
+    out = {}
+    for f in facilities:
+        days = [d["satisfaction"] for d in f["days"] if "satisfaction" in d]
+        if not days:
+            continue
+        for key in (f["type"], None, ("facility", f["id"])):
+            t = out.setdefault(key, {"facilities": 0, "responses": 0, "score_sum": 0, "buttons": {},
+                                     "visits": 0, "min": 0})
+            t["facilities"] += 1
+            t["min"] = max(t["min"], MIN_RESPONSES[f["id"]])
+            for d, day in zip(days, [d for d in f["days"] if "satisfaction" in d]):
+                for b in d["buttons"]:
+                    t["buttons"][b["name"]] = t["buttons"].get(b["name"], 0) + b["responses"]
+                    t["responses"] += b["responses"]
+                    t["score_sum"] += b["responses"] * BUTTON_SCORES[b["name"]]
+                t["visits"] += day["visits"] or 0
+    for t in out.values():
+        n = t["responses"]
+        t["index"] = 100.0 * (t["score_sum"] / n - lo) / (hi - lo) if n else None
+        t["significant"] = n >= max(1, t["min"])
+        t["answer_rate"] = n / t["visits"] if t["visits"] else None
+    return out
+
+
+def check_satisfaction_sum(got, want, what):
+    assert got["responses"] == want["responses"], (what, got, want)
+    assert {b["name"]: b["responses"] for b in got["buttons"]} == want["buttons"], (what, got, want)
+    assert got["significant"] == want["significant"], (what, got, want)
+    assert got["min_responses"] == want["min"], (what, got, want)
+    if want["significant"]:
+        assert abs(got["index"] - want["index"]) <= 0.005 + 1e-9, (what, got, want)
+    else:
+        assert got["index"] is None, (what, got)
+    if want["answer_rate"] is None:
+        assert got["answer_rate"] is None, (what, got)
+    else:
+        assert abs(got["answer_rate"] - want["answer_rate"]) <= 0.00005 + 1e-9, (what, got, want)
 
 
 def test_town_report_equals_each_gateways_report(tmp_path, broker, make_postgres, make_host, make_gateway):
@@ -219,6 +277,22 @@ def test_town_report_equals_each_gateways_report(tmp_path, broker, make_postgres
         assert abs(g["completeness"] - w["complete_h"] / w["open_h"]) < 1e-3, (key, g, w)
         assert abs(g["coverage"] - w["days_reported"] / (w["days_reported"] + w["days_missing"])) < 1e-4
     assert got[None]["days_missing"] == 1 and got["fitness_point"]["days_reported"] == 2
+
+    # Satisfaction: each facility's range and the totals by type recomputed from the summed
+    # per-button counts (never a mean of daily indexes), judged against the minimum.
+    want_sat = expected_satisfaction(town["facilities"])
+    for fac in MIN_RESPONSES:
+        check_satisfaction_sum(by_id[fac]["satisfaction"], want_sat[("facility", fac)], fac)
+        assert all("satisfaction" in d for d in by_id[fac]["days"]), fac
+    assert "satisfaction" not in by_id["charging-1"] and all("satisfaction" not in d for d in by_id["charging-1"]["days"])
+    for key in ("canteen", "fitness_point", None):
+        assert got[key]["feedback_facilities"] == want_sat[key]["facilities"], key
+        check_satisfaction_sum(got[key]["satisfaction"], want_sat[key], key)
+    assert got["charging_station"]["satisfaction"] is None and got["charging_station"]["feedback_facilities"] == 0
+    # The canteen answers enough for an index; the fitness point never does, nor the town.
+    assert want_sat["canteen"]["significant"] and want_sat["canteen"]["responses"] > 0
+    assert not want_sat["fitness_point"]["significant"] and want_sat["fitness_point"]["responses"] > 0
+    assert not want_sat[None]["significant"]
     assert got["charging_station"]["charging_sessions"] > 0 and got["canteen"]["meals_served"] > 0
 
     # --type keeps one type.
@@ -235,10 +309,35 @@ def test_town_report_equals_each_gateways_report(tmp_path, broker, make_postgres
     assert [(r[5], r[6]) for r in fitness_rows] == [("2026-03-02", "no"), ("2026-03-03", "yes"),
                                                     ("2026-03-04", "yes")]
     assert all(cell == "" for cell in fitness_rows[0][7:]), fitness_rows[0]
+    # The satisfaction cells: responses, index or not significant, answer rate, per button.
+    canteen_rows = [r for r in rows if len(r) > 6 and r[2] == "canteen-1"]
+    for r, d in zip(canteen_rows, by_id["canteen-1"]["days"]):
+        sat = d["satisfaction"]
+        assert r[27] == str(sat["responses"]), r
+        if sat["significant"]:
+            assert abs(float(r[28]) - sat["index"]) <= 0.05 + 1e-9 and len(r[28].split(".")[1]) == 1, (r, sat)
+        else:
+            assert r[28] == "不显著 not significant", (r, sat)
+        assert r[30] == "; ".join("%s %d" % (b["name"], b["responses"]) for b in sat["buttons"]), r
+    assert all(r[28] == "不显著 not significant" for r in fitness_rows[1:]), fitness_rows
     html = host_report(host, tmp_path, "html")
     missing_section = html[html.index('id="missing"'):html.index("</section>", html.index('id="missing"'))]
     assert "fitness-1" in missing_section and "2026-03-02" in missing_section
     assert "canteen-1" not in missing_section
+    # Each facility with a terminal has its chart of the share per button, titled with the
+    # index and its count.
+    for fac in MIN_RESPONSES:
+        sec = html[html.index('id="feedback-%s"' % fac):]
+        sec = sec[:sec.index("</div>")]
+        w = want_sat[("facility", fac)]
+        assert 'class="chart feedback"' in sec and "n = %d" % w["responses"] in sec, sec[:400]
+        if w["significant"]:
+            m = re.search(r"Residents' satisfaction: ([0-9.]+) \(n = (\d+)\)", sec)
+            assert m and int(m.group(2)) == w["responses"], sec[:400]
+            assert abs(float(m.group(1)) - w["index"]) <= 0.05 + 1e-9, (m.group(0), w)
+        else:
+            assert "not significant (n = %d < %d)" % (w["responses"], w["min"]) in sec, sec[:400]
+    assert 'id="feedback-charging-1"' not in html
 
     # A reversed range is refused with one clear line.
     r = subprocess.run([os.environ["HOST_BIN"], "report", "--config", host.config_path, "--from", DATES[2],
