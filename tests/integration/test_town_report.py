@@ -336,7 +336,7 @@ def test_town_report_equals_each_gateways_report(tmp_path, broker, make_postgres
             assert m and int(m.group(2)) == w["responses"], sec[:400]
             assert abs(float(m.group(1)) - w["index"]) <= 0.05 + 1e-9, (m.group(0), w)
         else:
-            assert "not significant (n = %d < %d)" % (w["responses"], w["min"]) in sec, sec[:400]
+            assert "not significant (n = %d &lt; %d)" % (w["responses"], w["min"]) in sec, sec[:400]  # "<" escaped
     assert 'id="feedback-charging-1"' not in html
 
     # A reversed range is refused with one clear line.
