@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "pg_connect.h"
+#include "report/report_text.h"
 
 namespace host {
 
@@ -35,10 +36,11 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
                         1, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(facs.r) != PGRES_TUPLES_OK) return PgError(conn, "board: facilities");
   PgResult live(PQexecParams(conn,
-                        "SELECT group_id, edge_node, device, metric, ts_ms, v_bool, v_int, v_text FROM live_values"
+                        "SELECT group_id, edge_node, device, metric, ts_ms, v_bool, v_int, v_text, v_double FROM live_values"
                         " WHERE group_id = ANY($1::text[]) AND device <> '' AND (metric IN ('occupancy/current',"
                         " 'occupancy/capacity', 'status/open', 'visits/entries', 'meals/served', 'checkins/count',"
-                        " 'sessions/active') OR metric ~ '^connectors/[0-9]+/status$')",
+                        " 'sessions/active', 'feedback/responses', 'feedback/index', 'feedback/min_responses')"
+                        " OR metric ~ '^connectors/[0-9]+/status$')",
                         1, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(live.r) != PGRES_TUPLES_OK) return PgError(conn, "board: live values");
 
@@ -63,7 +65,8 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
                      {"type", facs.at(i, 4)},     {"name", facs.at(i, 5)},         {"online", facs.at(i, 3) == "t"},
                      {"occupancy", nullptr},      {"capacity", nullptr},           {"open", nullptr},
                      {"visits_today", nullptr},   {"meals_today", nullptr},        {"checkins_today", nullptr},
-                     {"sessions_active", nullptr}, {"updated_ms", nullptr},        {"connectors", Json::array()}};
+                     {"sessions_active", nullptr}, {"updated_ms", nullptr},        {"connectors", Json::array()},
+                     {"feedback_today", nullptr}};
     order.push_back(k);
   }
   std::map<Key, std::map<int, std::string>> connectors;
@@ -89,6 +92,17 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
       counted("meals_today");
     } else if (metric == "checkins/count") {
       counted("checkins_today");
+    } else if (metric == "feedback/responses") {
+      // Today's satisfaction: the count with its time (today's only on the local day it
+      // was counted in), the index (-1: not significant) and the minimum it is judged by.
+      f["feedback_today"]["responses"] = IntOrNull(live, i, 6);
+      f["feedback_today"]["ts_ms"] = ts;
+    } else if (metric == "feedback/index") {
+      const double v = live.null(i, 8) ? -1 : std::strtod(live.at(i, 8).c_str(), nullptr);
+      f["feedback_today"]["index"] = v < 0 ? Json(nullptr) : Json(gateway::report::RoundTo(v, 1));
+      f["feedback_today"]["index_ts_ms"] = ts;
+    } else if (metric == "feedback/min_responses") {
+      f["feedback_today"]["min_responses"] = IntOrNull(live, i, 6);
     } else if (metric == "sessions/active") {
       f["sessions_active"] = IntOrNull(live, i, 6);
     } else {

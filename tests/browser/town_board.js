@@ -1,14 +1,16 @@
 // Opens the town host's board in Debian's Chromium through playwright-core, on a phone's
 // viewport. Prints one JSON line of what the page shows (phase "before"), then waits
 // until the page shows, without a reload, what the test then publishes (canteen-1 at
-// occupancy WANT, gateway OFFLINE_GW offline), and prints a second line ("after").
+// occupancy WANT and its satisfaction WANT_SATISFACTION, gateway OFFLINE_GW offline),
+// and prints a second line ("after").
 // test_town_board.py asserts on both.
 //
-//   node town_board.js URL SCREENSHOT_BEFORE SCREENSHOT_AFTER WANT OFFLINE_GW [CHROMIUM]
+//   node town_board.js URL SCREENSHOT_BEFORE SCREENSHOT_AFTER WANT OFFLINE_GW WANT_SATISFACTION [CHROMIUM]
 "use strict";
 const { chromium } = require("playwright-core");
 
-const [url, shotBefore, shotAfter, want, offlineGw, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
+const [url, shotBefore, shotAfter, want, offlineGw, wantSatisfaction, executablePath = "/usr/bin/chromium"] =
+  process.argv.slice(2);
 
 // Everything the test checks, read from the DOM in one evaluation.
 function seen(page) {
@@ -29,6 +31,7 @@ function seen(page) {
       visits: (c.querySelector("dd.visits") || {}).textContent,
       meals: (c.querySelector("dd.meals") || {}).textContent,
       checkins: (c.querySelector("dd.checkins") || {}).textContent,
+      satisfaction: (c.querySelector("dd.satisfaction") || {}).textContent,
       connectors: [...c.querySelectorAll(".connectors li")].map((l) => [l.dataset.status, l.textContent]),
     }])),
     gateways: [...document.querySelectorAll("#gateways li")].map((l) => [l.dataset.id, l.dataset.online, l.textContent]),
@@ -53,11 +56,12 @@ function seen(page) {
     await page.screenshot({ path: shotBefore, fullPage: true });
     console.log(JSON.stringify({ phase: "before", ...(await seen(page)), errors }));
 
-    await page.waitForFunction(([w, gw]) => {
+    await page.waitForFunction(([w, gw, ws]) => {
       const c = document.querySelector('.facility[data-id="canteen-1"] .occ-value');
+      const s = document.querySelector('.facility[data-id="canteen-1"] dd.satisfaction');
       const g = document.querySelector('#gateways li[data-id="' + gw + '"]');
-      return c && c.textContent === w && g && g.dataset.online === "false";
-    }, [want, offlineGw], { timeout: 30000, polling: 100 });
+      return c && c.textContent === w && s && s.textContent === ws && g && g.dataset.online === "false";
+    }, [want, offlineGw, wantSatisfaction], { timeout: 30000, polling: 100 });
     await page.screenshot({ path: shotAfter, fullPage: true });
     const after = await seen(page);
     after.mark = await page.evaluate(() => window.__mark);

@@ -7,7 +7,10 @@ with the occupancy and capacity, open or closed, today's visits and meals and th
 charging connectors the edge nodes published; a historical value newer than the live
 one is not shown as live; the gateways online with how long since heard. Then, without
 a reload, a change arriving by server-sent events: the canteen's new occupancy, and the
-second gateway's NDEATH turning it and its facility offline. Screenshots are kept in
+second gateway's NDEATH turning it and its facility offline. The canteen's feedback
+terminal: today's index with its response count, first not significant (fewer responses
+than the minimum its birth states), then an index computed in the test from per-button
+counts (docs/report-format.md) arriving live. Screenshots are kept in
 <build>/test-artifacts/.
 """
 
@@ -20,7 +23,7 @@ import urllib.request
 import pytest
 
 from helpers import wait_until
-from sparkplug_edge import BOOLEAN, STRING, UINT32, UINT64, Edge
+from sparkplug_edge import BOOLEAN, FLOAT, STRING, UINT32, UINT64, Edge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "..", "browser")
@@ -33,6 +36,16 @@ def birth(ftype, name, capacity, occupancy, open_, extra, ts):
             {"name": "occupancy/capacity", "datatype": UINT32, "value": capacity, "ts": ts},
             {"name": "occupancy/current", "datatype": UINT32, "value": occupancy, "ts": ts},
             {"name": "status/open", "datatype": BOOLEAN, "value": open_, "ts": ts}] + extra
+
+
+# The default four buttons and their scores (docs/report-format.md).
+SCORES = {"very_unhappy": 1, "unhappy": 2, "happy": 3, "very_happy": 4}
+
+
+def satisfaction_index(counts):
+    n = sum(counts.values())
+    mean = sum(SCORES[b] * c for b, c in counts.items()) / n
+    return 100.0 * (mean - min(SCORES.values())) / (max(SCORES.values()) - min(SCORES.values()))
 
 
 def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
@@ -51,7 +64,13 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
     a.publish("NBIRTH", 0, [{"name": "bdSeq", "datatype": UINT64, "value": 1}])
     a.publish("DBIRTH", 1, birth("canteen", "华漕长者食堂 Huacao canteen", 60, 12, True,
                                  [{"name": "visits/entries", "datatype": UINT64, "value": 41, "ts": now},
-                                  {"name": "meals/served", "datatype": UINT32, "value": 23, "ts": now}], now),
+                                  {"name": "meals/served", "datatype": UINT32, "value": 23, "ts": now},
+                                  {"name": "feedback/min_responses", "datatype": UINT32, "value": 20, "ts": now},
+                                  {"name": "feedback/responses", "datatype": UINT32, "value": 5, "ts": now},
+                                  {"name": "feedback/index", "datatype": FLOAT, "value": -1.0, "ts": now}]
+                                 + [{"name": "feedback/%s/responses" % btn, "datatype": UINT32, "value": c, "ts": now}
+                                    for btn, c in {"very_unhappy": 1, "unhappy": 1, "happy": 2, "very_happy": 1}.items()],
+                                 now),
               device="canteen-1")
     a.publish("DBIRTH", 2, birth("charging_station", "华漕充电站 P3", 4, 1, True,
                                  [{"name": "connectors/1/status", "datatype": STRING, "value": "Charging", "ts": now},
@@ -80,13 +99,18 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
     facs = {f["id"]: f for f in snapshot()["facilities"]}
     assert facs["fitness-1"]["occupancy"] == 5
 
+    # The live change to come: 24 responses today, above the minimum of 20.
+    counts = {"very_unhappy": 2, "unhappy": 3, "happy": 9, "very_happy": 10}
+    want_index = satisfaction_index(counts)
+    want_satisfaction = "%.1f (n = %d)" % (want_index, sum(counts.values()))
+
     artifacts = os.path.join(os.environ.get("GATEWAY_BINARY_DIR", str(tmp_path)), "test-artifacts")
     os.makedirs(artifacts, exist_ok=True)
     before_png = os.path.join(artifacts, "town_board_before.png")
     after_png = os.path.join(artifacts, "town_board_after.png")
     proc = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "town_board.js"),
                              "http://127.0.0.1:%d/" % host.board_port, before_png, after_png, "17", "gw-b",
-                             shutil.which("chromium")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             want_satisfaction, shutil.which("chromium")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=BROWSER_DIR)
     try:
         line = proc.stdout.readline()
@@ -106,6 +130,9 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
         assert f["canteen-1"]["state"] == "开放 Open" and f["fitness-1"]["state"] == "关闭 Closed"
         assert f["canteen-1"]["visits"] == "41" and f["canteen-1"]["meals"] == "23"
         assert f["fitness-1"]["visits"] == "9" and f["fitness-1"].get("meals") is None
+        # 5 responses against the minimum of 20: no index, only the count.
+        assert f["canteen-1"]["satisfaction"] == "不显著 not significant (n = 5 < 20)", f["canteen-1"]
+        assert f["fitness-1"].get("satisfaction") is None and f["charging-1"].get("satisfaction") is None
         assert f["fitness-1"]["occupancy"] == "5", "a historical value shown as live"
         assert [c[0] for c in f["charging-1"]["connectors"]] == ["Charging", "Available"]
         assert "充电中" in f["charging-1"]["connectors"][0][1]
@@ -116,8 +143,12 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
         assert not before["errors"], before["errors"]
 
         # Live changes, through server-sent events.
-        a.publish("DDATA", 3, [{"name": "occupancy/current", "type": UINT32, "value": 17,
-                                "ts": int(time.time() * 1000)}], device="canteen-1")
+        t = int(time.time() * 1000)
+        a.publish("DDATA", 3, [{"name": "occupancy/current", "type": UINT32, "value": 17, "ts": t},
+                               {"name": "feedback/responses", "type": UINT32, "value": sum(counts.values()), "ts": t},
+                               {"name": "feedback/index", "type": FLOAT, "value": want_index, "ts": t}]
+                  + [{"name": "feedback/%s/responses" % b, "type": UINT32, "value": c, "ts": t}
+                     for b, c in counts.items()], device="canteen-1")
         b.publish("NDEATH", None, [{"name": "bdSeq", "datatype": UINT64, "value": 7}])
         out, err = proc.communicate(timeout=90)
     finally:
@@ -132,6 +163,7 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
     assert after["updates"] > before["updates"]
     f = after["facilities"]
     assert f["canteen-1"]["occupancy"] == "17"
+    assert f["canteen-1"]["satisfaction"] == want_satisfaction, f["canteen-1"]
     assert f["fitness-1"]["state"] == "离线 Offline" and f["canteen-1"]["state"] == "开放 Open"
     gws = {g[0]: g for g in after["gateways"]}
     assert gws["gw-b"][1] == "false" and "离线 offline" in gws["gw-b"][2]

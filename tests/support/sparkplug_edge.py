@@ -7,7 +7,7 @@ import paho.mqtt.client as mqtt
 
 from sparkplug_b_pb2 import Payload
 
-UINT32, UINT64, DOUBLE, BOOLEAN, DATASET, STRING, INT64 = 7, 8, 10, 11, 16, 12, 4
+UINT32, UINT64, FLOAT, DOUBLE, BOOLEAN, DATASET, STRING, INT64 = 7, 8, 9, 10, 11, 16, 12, 4
 
 
 class Edge:
@@ -49,6 +49,8 @@ class Edge:
                 pm.int_value = v
             elif dt in (UINT64, INT64):
                 pm.long_value = v
+            elif dt == FLOAT:
+                pm.float_value = v
             elif dt == DOUBLE:
                 pm.double_value = v
             elif dt == STRING:
