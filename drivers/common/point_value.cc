@@ -149,6 +149,8 @@ PointType AutoType(const std::string& point) {
   if (point == "entries_total" || point == "exits_total" || point == "meals_total" || point == "checkins_total") {
     return PointType::kUInt64;
   }
+  // A feedback terminal's per-button counters (button/{name}_total).
+  if (point.rfind("button/", 0) == 0 && EndsWith(point, "_total")) return PointType::kUInt64;
   if (point == "occupancy") return PointType::kUInt32;
   if (point == "occupied" || point == "in_use") return PointType::kBool;
   if (point.rfind("connector/", 0) == 0) {

@@ -175,6 +175,7 @@ struct SensorSim {
   uint64_t entries = 0;  // door counter
   uint64_t exits = 0;
   uint64_t total = 0;    // meals or check-ins
+  std::vector<uint64_t> presses;  // feedback terminal: per configured button
   bool on = false;       // seat occupied, equipment in use
   bool dc = false;
   std::vector<Connector> connectors;
@@ -238,6 +239,10 @@ class FacilitySim {
           if (sc.connectors > 0) charge_points_.push_back(sensors_.size());
           break;
         }
+        case SensorKind::kFeedbackTerminal:
+          for (size_t b = 0; b < sc.buttons.size(); ++b) s.presses.push_back(uint64_t(s.values.UniformInt(100, 3000)));
+          feedback_terminals_.push_back(sensors_.size());
+          break;
         case SensorKind::kOccupancy:
           break;
       }
@@ -353,6 +358,18 @@ class FacilitySim {
       ++sensors_[checkin_terminals_[size_t(rng_.UniformInt(0, int64_t(checkin_terminals_.size()) - 1))]]
             .total;
       ++ev.checkins;
+    }
+    // About one visitor in four answers, mostly content. Drawn only where a terminal
+    // is simulated, so that facilities without one see the same sequence as before.
+    if (!feedback_terminals_.empty() && slot < 0 && rng_.Chance(0.25)) {
+      SensorSim& t = sensors_[feedback_terminals_[size_t(rng_.UniformInt(0, int64_t(feedback_terminals_.size()) - 1))]];
+      const size_t n = t.presses.size();
+      if (n >= 2) {
+        const int64_t r = rng_.UniformInt(0, 9);
+        const size_t b = r == 0 ? 0 : (r == 1 && n > 2) ? 1 : n - 2 + size_t(r % 2);
+        ++t.presses[b];
+        ++ev.feedback;
+      }
     }
     people_.push_back(p);
   }
@@ -571,6 +588,13 @@ class FacilitySim {
         case SensorKind::kCheckinTerminal:
           add(s, "checkins_total", uint64_t(s.total));
           break;
+        case SensorKind::kFeedbackTerminal:
+          for (size_t b = 0; b < s.presses.size() && b < s.cfg.buttons.size(); ++b) {
+            std::string point = "button/";
+            point.append(s.cfg.buttons[b].name).append("_total");
+            add(s, std::move(point), uint64_t(s.presses[b]));
+          }
+          break;
         case SensorKind::kChargePoint:
           for (size_t n = 0; n < s.connectors.size(); ++n) {
             const Connector& c = s.connectors[n];
@@ -595,7 +619,8 @@ class FacilitySim {
   double dropout_probability_;
   Rng rng_;
   std::vector<SensorSim> sensors_;
-  std::vector<size_t> doors_, meal_terminals_, checkin_terminals_, seats_, equipment_, charge_points_;
+  std::vector<size_t> doors_, meal_terminals_, checkin_terminals_, seats_, equipment_, charge_points_,
+      feedback_terminals_;
   bool cars_at_connectors_ = false;
   std::vector<Person> people_;
   int64_t day_ = std::numeric_limits<int64_t>::min();

@@ -79,6 +79,7 @@ struct FacilityEvents {
   uint64_t checkins = 0;            // increments of simulated check-in terminals
   uint64_t charging_sessions = 0;   // sessions started on simulated connectors
   uint64_t equipment_sessions = 0;  // false -> true of simulated equipment
+  uint64_t feedback = 0;            // button presses on simulated feedback terminals
   uint64_t readings = 0;            // readings emitted (sensors not in a dropout)
 };
 

@@ -55,7 +55,7 @@ constexpr SensorKindEntry kSensorKinds[] = {
     {SensorKind::kDoorCounter, "door_counter"},     {SensorKind::kOccupancy, "occupancy"},
     {SensorKind::kSeat, "seat"},                    {SensorKind::kMealTerminal, "meal_terminal"},
     {SensorKind::kCheckinTerminal, "checkin_terminal"}, {SensorKind::kChargePoint, "charge_point"},
-    {SensorKind::kEquipment, "equipment"},
+    {SensorKind::kEquipment, "equipment"},          {SensorKind::kFeedbackTerminal, "feedback_terminal"},
 };
 
 constexpr const char* kDayNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -534,6 +534,8 @@ class Parser {
         {"name", [&](const YAML::Node& v, const std::string& p) { String(v, p, &f->name); }},
         {"capacity", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &f->capacity); }},
         {"timezone", [&](const YAML::Node& v, const std::string& p) { String(v, p, &f->timezone); }},
+        {"feedback_min_responses",
+         [&](const YAML::Node& v, const std::string& p) { Int(v, p, &f->feedback_min_responses); }},
         {"opening_hours",
          [&](const YAML::Node& v, const std::string& p) {
            Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
@@ -626,12 +628,26 @@ class Parser {
            }
            Error(p, "unknown sensor kind " + Quoted(k) +
                         "; expected door_counter, occupancy, seat, meal_terminal, checkin_terminal, "
-                        "charge_point or equipment");
+                        "charge_point, equipment or feedback_terminal");
          }},
         {"driver", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->driver); }},
         {"connectors", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &s->connectors); }},
         {"max_power_kw", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->max_power_kw); }},
         {"silent_after_s", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->silent_after_s); }},
+        {"buttons",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int) {
+             FeedbackButton b;
+             b.score = std::numeric_limits<int>::min();  // "required", said by the validation
+             Map(item, ip, {
+                 {"name", [&](const YAML::Node& bv, const std::string& bp) { String(bv, bp, &b.name); }},
+                 {"score", [&](const YAML::Node& bv, const std::string& bp) { Int(bv, bp, &b.score); }},
+             });
+             s->buttons.push_back(std::move(b));
+           });
+         }},
+        {"repeat_interval_s",
+         [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->repeat_interval_s); }},
     });
   }
 
@@ -920,6 +936,17 @@ const char* FacilityTypeName(FacilityType t) {
     if (e.type == t) return e.name;
   }
   return "unknown";
+}
+
+std::vector<FeedbackButton> DefaultFeedbackButtons() {
+  return {{"very_unhappy", 1}, {"unhappy", 2}, {"happy", 3}, {"very_happy", 4}};
+}
+
+const std::vector<FeedbackButton>* FeedbackButtonsOf(const FacilityConfig& facility) {
+  for (const auto& s : facility.sensors) {
+    if (s.kind == SensorKind::kFeedbackTerminal) return &s.buttons;
+  }
+  return nullptr;
 }
 
 const char* SensorKindName(SensorKind k) {

@@ -390,6 +390,64 @@ class Checker {
     }
   }
 
+  // A feedback terminal's buttons: 2..10, each with an id-like name (it is in metric
+  // names) and a score; names and scores distinct (a tablet may post the score). Every
+  // terminal of a facility has the same buttons, or the facility's shares and index
+  // would mix scales.
+  void FeedbackTerminal(const std::string& sp, const FacilityConfig& f, SensorConfig& s,
+                        const SensorConfig*& first) {
+    if (s.kind != SensorKind::kFeedbackTerminal) {
+      for (const char* key : {".buttons", ".repeat_interval_s"}) {
+        if (info_.Has(sp + key)) {
+          Error(sp + key, std::string("only for kind feedback_terminal, not ") + SensorKindName(s.kind));
+        }
+      }
+      return;
+    }
+    const bool given = info_.Has(sp + ".buttons");
+    if (!given) s.buttons = DefaultFeedbackButtons();
+    if (given && (s.buttons.size() < 2 || s.buttons.size() > 10)) {
+      Error(sp + ".buttons", "needs 2 to 10 buttons, got " + std::to_string(s.buttons.size()));
+    }
+    std::map<std::string, size_t> names;
+    std::map<int, size_t> scores;
+    for (size_t i = 0; given && i < s.buttons.size(); ++i) {
+      const FeedbackButton& b = s.buttons[i];
+      const std::string bp = sp + ".buttons[" + std::to_string(i) + "]";
+      if (info_.bad.count(bp)) continue;
+      Id(bp + ".name", b.name);
+      if (!b.name.empty() && !names.emplace(b.name, i).second) {
+        Error(bp + ".name", "button '" + b.name + "' is given twice");
+      }
+      if (!info_.Has(bp + ".score")) {
+        Error(bp + ".score", "required: a whole number 0..100");
+        continue;
+      }
+      Range(bp + ".score", b.score, 0, 100);
+      if (!scores.emplace(b.score, i).second) {
+        Error(bp + ".score", "score " + std::to_string(b.score) + " is also that of buttons[" +
+                                 std::to_string(scores[b.score]) + "]; scores must differ");
+      }
+    }
+    if (!(s.repeat_interval_s >= 0 && s.repeat_interval_s <= 3600)) {
+      Error(sp + ".repeat_interval_s",
+            "must be between 0 and 3600 (0 = every press counts), got " + Trimmed(s.repeat_interval_s));
+    }
+    if (!first) {
+      first = &s;
+      return;
+    }
+    bool same = first->buttons.size() == s.buttons.size();
+    for (size_t i = 0; same && i < s.buttons.size(); ++i) {
+      same = first->buttons[i].name == s.buttons[i].name && first->buttons[i].score == s.buttons[i].score;
+    }
+    if (!same) {
+      Error(sp + ".buttons", "must be the same buttons, in the same order and with the same scores, as those of "
+                             "feedback terminal '" + first->id + "' (line " + std::to_string(first->line) +
+                             ") of facility '" + f.id + "'");
+    }
+  }
+
   void Facilities() {
     auto& fs = c_.facilities;
     if (fs.empty()) {
@@ -435,6 +493,7 @@ class Checker {
 
       std::map<std::string, int> sensor_ids;
       uint32_t connectors = 0;
+      const SensorConfig* feedback_first = nullptr;  // the facility's first feedback terminal
       for (size_t k = 0; k < f.sensors.size(); ++k) {
         SensorConfig& s = f.sensors[k];
         const std::string sp = p + ".sensors[" + std::to_string(k) + "]";
@@ -450,7 +509,8 @@ class Checker {
         }
         if (!info_.Has(sp + ".kind")) {
           Error(sp + ".kind",
-                "required: door_counter, occupancy, seat, meal_terminal, checkin_terminal, charge_point or equipment");
+                "required: door_counter, occupancy, seat, meal_terminal, checkin_terminal, charge_point, equipment "
+                "or feedback_terminal");
         }
         bool known = false;
         for (const char* d : kKnownDrivers) known = known || s.driver == d;
@@ -484,7 +544,9 @@ class Checker {
         if (!(s.silent_after_s >= 0)) {
           Error(sp + ".silent_after_s", "must be >= 0 (0 = three driver intervals), got " + Trimmed(s.silent_after_s));
         }
+        FeedbackTerminal(sp, f, s, feedback_first);
       }
+      Range(p + ".feedback_min_responses", f.feedback_min_responses, 1, 1000000);
 
       if (f.capacity == 0) {
         if (f.type == FacilityType::kChargingStation && connectors > 0) {

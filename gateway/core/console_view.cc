@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "gateway/satisfaction.h"
+
 namespace gateway {
 
 namespace {
@@ -107,7 +109,12 @@ void ConsoleView::Draw() {
     out.append(Pad(f.name.empty() ? f.id : f.name, 48)).append(Pad(occ, 30));
     out.append(Pad(f.open ? "开 open" : "关 closed", 12)).append(Pad(std::to_string(f.entries_today), 18));
     out.append(std::to_string(f.sensors_online)).append("/").append(std::to_string(f.sensors_total));
-    out.append(" online\n");
+    out.append(" online");
+    if (f.feedback.present) {
+      out.append("  满意度 satisfaction ")
+          .append(IndexText(f.feedback.responses, f.feedback.index, f.feedback.significant, f.feedback.min_responses));
+    }
+    out.push_back('\n');
   }
   auto up = uplink_.stats();
   auto ps = pipeline_.stats();

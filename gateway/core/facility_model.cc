@@ -100,6 +100,7 @@ Result<std::unique_ptr<FacilityModel>> FacilityModel::Create(const Config& confi
     f.type = fc.type;
     f.opening_hours = fc.opening_hours;
     f.keep_days = config.history.late_days + 1;
+    f.feedback.min_responses = fc.feedback_min_responses;
     // Every facility has always carried visits/entries on the wire.
     f.DeclareDaily("visits/entries", true);
     std::optional<int> best_rank;

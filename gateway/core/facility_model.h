@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,22 @@ struct EquipmentSnapshot {
   uint32_t sessions_today = 0;
 };
 
+// The facility's residents' satisfaction today (core/model/feedback_terminal.cc).
+struct FeedbackSnapshot {
+  struct Button {
+    std::string name;
+    int score = 0;
+    uint64_t responses = 0;
+    double share = 0;
+  };
+  bool present = false;  // the facility has a feedback terminal
+  uint64_t responses = 0;
+  std::optional<double> index;  // 0..100; absent without responses
+  bool significant = false;     // responses >= min_responses
+  uint32_t min_responses = 0;
+  std::vector<Button> buttons;
+};
+
 struct FacilitySnapshot {
   std::string id;
   std::string name;
@@ -66,6 +83,7 @@ struct FacilitySnapshot {
   std::vector<SensorSnapshot> sensors;
   std::vector<ConnectorSnapshot> connectors;
   std::vector<EquipmentSnapshot> equipment;
+  FeedbackSnapshot feedback;
 };
 
 class FacilityModel {

@@ -247,6 +247,22 @@ namespace {
 double Or(std::optional<double> v) { return v ? *v : -1.0; }
 }  // namespace
 
+std::optional<Satisfaction> SatisfactionOf(const FacilityConfig& facility, const Figures& f) {
+  const auto* buttons = FeedbackButtonsOf(facility);
+  if (!buttons) return std::nullopt;
+  std::vector<uint64_t> counts;
+  for (const auto& b : *buttons) {
+    auto it = f.sum.feedback.find(b.name);
+    counts.push_back(it == f.sum.feedback.end() ? 0 : uint64_t(std::max<int64_t>(0, it->second)));
+  }
+  return ComputeSatisfaction(*buttons, counts, facility.feedback_min_responses);
+}
+
+std::optional<double> AnswerRate(const Figures& f, const Satisfaction& s) {
+  if (f.sum.entries <= 0) return std::nullopt;
+  return double(s.responses) / double(f.sum.entries);
+}
+
 DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
                      int revision) {
   DataSet d;
@@ -277,8 +293,19 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
   col("equipment_active_min", DataType::kDouble);
   col("revision", DataType::kUInt64);
   col("late_readings", DataType::kUInt64);
+  col("feedback_responses", DataType::kUInt64);
+  col("satisfaction_index", DataType::kDouble);
+  col("answer_rate", DataType::kDouble);
+  const auto* buttons = FeedbackButtonsOf(facility);
+  if (buttons) {
+    for (const auto& b : *buttons) {
+      d.columns.push_back("feedback_" + b.name);
+      d.types.push_back(DataType::kUInt64);
+    }
+  }
   const std::string date = FormatDayNumber(day);
   auto add = [&](const std::string& period, const Figures& f) {
+    const auto sat = SatisfactionOf(facility, f);
     d.rows.push_back(std::vector<Scalar>{
         date, period, f.capacity, f.OpeningHours(), uint64_t(f.sum.entries), int64_t(f.sum.peak),
         uint64_t(f.sum.peak >= 0 ? f.sum.peak_ts : 0), Or(f.MeanOccupancy()), Or(f.Utilisation()),
@@ -286,6 +313,18 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
         uint64_t(f.sum.sessions), Or(f.MeanSessionMinutes()), f.sum.energy_kwh, Or(f.ConnectorUtilisation()),
         Or(f.Availability()), uint64_t(f.EquipmentSessions()), f.EquipmentActiveMinutes(), uint64_t(revision),
         uint64_t(f.sum.late_readings)});
+    // Appended one by one: a longer initializer list makes GCC 12 warn falsely
+    // (-Wmaybe-uninitialized in the variant's string).
+    auto& row = d.rows.back();
+    row.emplace_back(uint64_t(sat ? sat->responses : 0));
+    row.emplace_back(Or(sat ? sat->ShownIndex() : std::nullopt));
+    row.emplace_back(Or(sat ? AnswerRate(f, *sat) : std::nullopt));
+    if (buttons) {
+      for (const auto& b : *buttons) {
+        auto it = f.sum.feedback.find(b.name);
+        row.emplace_back(uint64_t(it == f.sum.feedback.end() ? 0 : it->second));
+      }
+    }
   };
   add("day", Summarise(facility, rows, day, day));
   for (int h = 0; h < 24; ++h) {

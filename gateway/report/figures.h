@@ -18,6 +18,10 @@
 //                        the sessions that have ended; connector utilisation =
 //                        charging time / connector time with a known status; availability
 //                        = time not Faulted or Unavailable / connector time with a known status
+//   satisfaction         feedback terminals: responses, share per button, index (mean score
+//                        scaled to 0-100; include/gateway/satisfaction.h), shown only when the
+//                        period has feedback_min_responses answers or more; answer rate =
+//                        responses / visits
 //   fitness              per equipment: sessions and active minutes; morning (05-12 h) and
 //                        evening (17-22 h) peak: the local hour with the most equipment in
 //                        use on average (sum of in-use time / hour), and that average
@@ -36,6 +40,7 @@
 #include "gateway/config.h"
 #include "gateway/local_time.h"
 #include "gateway/reading.h"
+#include "gateway/satisfaction.h"
 #include "store/charging_sessions.h"
 #include "store/history.h"
 
@@ -75,6 +80,12 @@ struct Figures {
  private:
   PeakHour PeakIn(int from_hour, int to_hour) const;
 };
+
+// The residents' satisfaction of a period (feedback presses per configured button in
+// the period's sums), or nullopt for a facility without feedback terminals.
+std::optional<Satisfaction> SatisfactionOf(const FacilityConfig& facility, const Figures& f);
+// Responses / visits (the share of visitors who answered); absent without visits.
+std::optional<double> AnswerRate(const Figures& f, const Satisfaction& s);
 
 // The finished OCPP transactions of a charging station (store/charging_sessions.h)
 // that started in the range, summed by stop reason. Only OCPP charge points report

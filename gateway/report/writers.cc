@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "report/feedback_report.h"
 #include "report/report_text.h"
 #include "store/migrations.h"
 
@@ -104,7 +105,9 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
     std::snprintf(buf, sizeof buf, ",%02d时平均在场 Mean occupancy %02dh", h, h);
     o << buf;
   }
-  o << "," << CsvField("迟到读数 Late readings") << "\r\n";
+  o << "," << CsvField("迟到读数 Late readings");
+  for (const auto& h : FeedbackCsvHeadings()) o << "," << CsvField(h);
+  o << "\r\n";
   for (const auto& ff : data.facilities) {
     const FacilityConfig& fc = *ff.config;
     const Kinds k = KindsOf(fc);
@@ -124,6 +127,7 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
           k.equipment ? HourLabel(f.EveningPeak()) : ""};
       for (int h = 0; h < 24; ++h) cells.push_back(Opt(f.HourlyMean(h), 2));
       cells.push_back(std::to_string(f.sum.late_readings));
+      for (auto& c : FeedbackCsvCells(fc, f)) cells.push_back(std::move(c));
       for (size_t i = 0; i < cells.size(); ++i) o << (i ? "," : "") << CsvField(cells[i]);
       o << "\r\n";
     };
@@ -191,6 +195,7 @@ Json FiguresJson(const FacilityFigures& ff, const Figures& f, bool range) {
   }
   j["sensors"] = std::move(sensors);
   j["late_readings"] = f.sum.late_readings;
+  if (auto sat = FeedbackJson(fc, f); !sat.is_null()) j["satisfaction"] = std::move(sat);
   (void)range;
   return j;
 }
@@ -481,7 +486,7 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
         << "<div class=\"kpi\">可用率 <span class=\"en\">Availability</span><b>" << Pct(t.Availability())
         << "</b></div>";
     }
-    o << "</div>";
+    o << FeedbackKpiHtml(fc, t) << "</div>";
     o << "<h3>分时平均在场人数 <span class=\"en\">Hourly occupancy profile (mean over the period)</span></h3>"
       << HourlySvg(t);
     o << "<h3>每日趋势 <span class=\"en\">Daily trend</span></h3>" << TrendSvg(ff, k.charging);
@@ -515,6 +520,7 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
     for (const auto& d : ff.days) row(FormatDayNumber(d.day_from) + (d.has_data ? "" : " 无数据 no data"), d, false);
     row("合计 Total", t, true);
     o << "</table>";
+    o << FeedbackSectionHtml(ff);
     if (k.charging && !ff.transactions.empty()) {
       const TransactionSummary tx = SummariseTransactions(ff.transactions);
       o << "<h3>充电交易 <span class=\"en\">Charging transactions (OCPP)</span></h3><table><tr>"

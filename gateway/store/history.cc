@@ -63,6 +63,14 @@ bool EndsWith(const std::string& s, const char* tail) {
   return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
 }
 
+// feedback/{button}/responses -> the button's name ("" for anything else).
+std::string FeedbackButtonOf(const std::string& p) {
+  constexpr size_t kHead = 9, kTail = 10;  // "feedback/", "/responses"
+  if (p.size() <= kHead + kTail || p.rfind("feedback/", 0) != 0 || !EndsWith(p, "/responses")) return "";
+  std::string name = p.substr(kHead, p.size() - kHead - kTail);
+  return name.find('/') == std::string::npos ? name : "";
+}
+
 // The rows the history reads. Others (status/open, sensors/*/online, occupancy/ratio,
 // ...) are left alone and, being stamped with the gateway clock rather than a
 // reading's time, must not move a facility's time either.
@@ -71,7 +79,7 @@ bool Relevant(const Reading& r) {
   const std::string& p = r.point;
   return p == "occupancy/current" || p == "visits/entries" || p == "meals/served" || p == "checkins/count" ||
          (p.rfind("connectors/", 0) == 0 && (EndsWith(p, "/status") || EndsWith(p, "/energy_kwh"))) ||
-         (p.rfind("equipment/", 0) == 0 && EndsWith(p, "/in_use"));
+         (p.rfind("equipment/", 0) == 0 && EndsWith(p, "/in_use")) || !FeedbackButtonOf(p).empty();
 }
 
 struct SensorH {
@@ -187,6 +195,31 @@ HourRow ColumnRow(const Statement& st) {
   return r;
 }
 
+// The feedback presses of the pending facility rows, summed into feedback_hour.
+Status WriteFeedback(SqliteDb& db, const std::map<Key, HourRow>& pending) {
+  std::optional<Statement> st;
+  for (const auto& [key, row] : pending) {
+    for (const auto& [button, n] : row.feedback) {
+      if (!st) {
+        auto prepared = db.Prepare(
+            "INSERT INTO feedback_hour(facility, day, hour, button, responses) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(facility, day, hour, button) DO UPDATE SET responses = responses + excluded.responses");
+        if (!prepared.ok()) return prepared.status();
+        st.emplace(std::move(prepared.value()));
+      }
+      st->BindText(1, row.facility);
+      st->BindInt(2, row.day);
+      st->BindInt(3, row.hour);
+      st->BindText(4, button);
+      st->BindInt(5, n);
+      Status s = st->Run();
+      st->Reset();
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
 Json TsOrNull(int64_t ts) { return ts == kNever ? Json(nullptr) : Json(ts); }
 int64_t TsFrom(const Json& j, const char* key) {
   auto it = j.find(key);
@@ -219,6 +252,7 @@ void HourRow::Merge(const HourRow& o) {
   in_use_ms += o.in_use_ms;
   readings += o.readings;
   late_readings += o.late_readings;
+  for (const auto& [button, n] : o.feedback) feedback[button] += n;
 }
 
 int64_t SensorSilentMs(const Config& config, const SensorConfig& sc) {
@@ -349,12 +383,13 @@ struct History::Impl {
   // A since-midnight count of the facility model, differenced within its own local
   // day; the increase goes to the hour of the reading that made it (a late reading's
   // too). A lower value is an older one arriving late: nothing new.
-  void Counter(FacilityH& f, const std::string& name, int64_t value, int64_t ts, int64_t HourRow::*field) {
+  int64_t Counter(FacilityH& f, const std::string& name, int64_t value, int64_t ts, int64_t HourRow::*field) {
     int64_t& last = f.counters[name][f.tz.ToLocal(ts).day_number];
     const int64_t delta = value - last;
-    if (delta <= 0) return;
+    if (delta <= 0) return 0;
     last = value;
     if (field) RowsAt(f, ts)[0]->*field += delta;
+    return delta;
   }
 
   // record = false: before the facility's first sensor reading, derived rows (the
@@ -388,6 +423,11 @@ struct History::Impl {
                                 : p == "meals/served" ? &HourRow::meals
                                                       : &HourRow::checkins;
       Counter(f, p, *v, r.ts_ms, record ? field : nullptr);
+    } else if (std::string button = FeedbackButtonOf(p); !button.empty()) {
+      auto v = AsInt(r.value);
+      if (!v) return;
+      const int64_t delta = Counter(f, p, *v, r.ts_ms, nullptr);
+      if (record && delta > 0) RowsAt(f, r.ts_ms)[0]->feedback[button] += delta;
     } else if (p.rfind("connectors/", 0) == 0) {
       size_t slash = p.find('/', 11);
       if (slash == std::string::npos) return;
@@ -716,6 +756,8 @@ Status History::WriteInTxn(SqliteDb& db) {
       st->Reset();
       if (!s.ok()) return s;
     }
+    Status s = WriteFeedback(db, m.pending);
+    if (!s.ok()) return s;
   }
   Status sessions = InsertSessions(db, m.pending_sessions);
   if (!sessions.ok()) return sessions;
@@ -742,11 +784,13 @@ Status History::WriteInTxn(SqliteDb& db) {
   }
   m.written_purge = m.purged_below;
   if (newest != kNever && newest - m.retention_days > m.purged_below) {
-    auto del = db.Prepare("DELETE FROM history_hour WHERE day < ?");
-    if (!del.ok()) return del.status();
-    del->BindInt(1, newest - m.retention_days);
-    s = del->Run();
-    if (!s.ok()) return s;
+    for (const char* sql : {"DELETE FROM history_hour WHERE day < ?", "DELETE FROM feedback_hour WHERE day < ?"}) {
+      auto del = db.Prepare(sql);
+      if (!del.ok()) return del.status();
+      del->BindInt(1, newest - m.retention_days);
+      s = del->Run();
+      if (!s.ok()) return s;
+    }
     s = PurgeSessionsBefore(db, newest - m.retention_days);
     if (!s.ok()) return s;
     m.written_purge = newest - m.retention_days;
@@ -868,6 +912,22 @@ Result<std::vector<HourRow>> ReadHourRows(SqliteDb& db, const std::vector<std::s
       Status s = run(&f);
       if (!s.ok()) return s;
     }
+  }
+  // The feedback presses go to their facility rows (written in the same commits).
+  std::map<std::tuple<std::string, int64_t, int>, HourRow*> facility_rows;
+  for (auto& r : out) {
+    if (r.sensor.empty()) facility_rows[{r.facility, r.day, r.hour}] = &r;
+  }
+  auto st = db.Prepare("SELECT facility, day, hour, button, responses FROM feedback_hour WHERE day BETWEEN ? AND ?");
+  if (!st.ok()) return st.status();
+  st->BindInt(1, day_from);
+  st->BindInt(2, day_to);
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    auto it = facility_rows.find({st->Text(0), st->Int(1), int(st->Int(2))});
+    if (it != facility_rows.end()) it->second->feedback[st->Text(3)] += st->Int(4);
   }
   return out;
 }

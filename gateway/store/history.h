@@ -36,7 +36,8 @@
 // stamped ahead of the facility's newest reading are the gateway clock's announcements
 // (a midnight no reading has crossed) and are left out: the model states them again,
 // at the same instant, with the next reading. The daily counters
-// (visits/entries, meals/served, checkins/count) are differenced per local day of
+// (visits/entries, meals/served, checkins/count, feedback/{button}/responses) are
+// differenced per local day of
 // their own time; a raw reading whose day was already reported is counted all the
 // same, in late_readings, and makes DueReports offer the day again with the next
 // revision. Charging
@@ -96,6 +97,9 @@ struct HourRow {
   int64_t readings = 0;     // raw readings accepted
   // Facility rows: raw readings of this hour that came after the day was reported.
   int64_t late_readings = 0;
+  // Facility rows: feedback terminals' counted presses per button name (table
+  // feedback_hour), differenced from the facility model's feedback/{button}/responses.
+  std::map<std::string, int64_t> feedback;
 
   // Adds o's sums into this row (peak: the higher, the earlier on a tie).
   void Merge(const HourRow& o);

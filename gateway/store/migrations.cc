@@ -118,6 +118,23 @@ const std::vector<Migration> kMigrations = {
      R"sql(
       ALTER TABLE history_hour DROP COLUMN late_readings;
     )sql"},
+    // 5: feedback terminals' counted presses (residents' satisfaction), per facility,
+    // local hour and button name, summed in the same commits as history_hour.
+    {R"sql(
+      CREATE TABLE feedback_hour (
+        facility   TEXT NOT NULL,
+        day        INTEGER NOT NULL,
+        hour       INTEGER NOT NULL,
+        button     TEXT NOT NULL,
+        responses  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (facility, day, hour, button)
+      ) WITHOUT ROWID;
+      CREATE INDEX feedback_hour_day ON feedback_hour(day);
+    )sql",
+     R"sql(
+      DROP INDEX feedback_hour_day;
+      DROP TABLE feedback_hour;
+    )sql"},
 };
 
 }  // namespace

@@ -319,6 +319,22 @@ std::string WebServer::StatusJson() {
     for (const auto& e : f.equipment) {
       equipment.push_back({{"id", e.id}, {"in_use", e.in_use}, {"sessions_today", e.sessions_today}});
     }
+    if (f.feedback.present) {
+      const auto& fb = f.feedback;
+      Json buttons = Json::array();
+      for (const auto& b : fb.buttons) {
+        buttons.push_back({{"name", b.name}, {"score", b.score}, {"responses", b.responses}, {"share", b.share}});
+      }
+      // The index only when significant: the page must not show a number that stands on
+      // too few answers.
+      jf["feedback"] = {{"responses", fb.responses},
+                        {"index", fb.significant && fb.index ? Json(*fb.index) : Json(nullptr)},
+                        {"significant", fb.significant},
+                        {"min_responses", fb.min_responses},
+                        {"buttons", std::move(buttons)}};
+    } else {
+      jf["feedback"] = nullptr;
+    }
     facilities.push_back(std::move(jf));
   }
 

@@ -43,7 +43,11 @@ FACILITIES = REPORT_FACILITIES + [
      # A simulated pile as well: the simulator does not start for a facility it has no
      # sensor of (std::bad_alloc at start-up, a bug of its own, left to its issue).
      "sensors": [{"id": CP, "kind": "charge_point", "driver": "ocpp", "connectors": 1, "max_power_kw": 7},
-                 {"id": "cp-sim", "kind": "charge_point", "connectors": 1, "max_power_kw": 7}]}]
+                 {"id": "cp-sim", "kind": "charge_point", "connectors": 1, "max_power_kw": 7}]},
+    # Residents' satisfaction: the feedback metrics and reports/daily's per-button
+    # columns through every decoder.
+    {"id": "canteen-9", "type": "canteen", "name": "Canteen with smileys", "capacity": 60,
+     "sensors": [{"id": "door-1", "kind": "door_counter"}, {"id": "smiley-1", "kind": "feedback_terminal"}]}]
 
 
 def now_iso():
@@ -166,6 +170,10 @@ def test_decoders(tmp_path, broker, make_subscriber, make_gateway, encoding):
         report_ids = [f["id"] for f in REPORT_FACILITIES]
         sub.wait_for(lambda msgs: all((f, "reports/daily") in readings(msgs) for f in report_ids), 90,
                      "every facility's reports/daily")
+        sub.wait_for(lambda msgs: ("canteen-9", "reports/daily") in readings(msgs) and
+                     ("canteen-9", "feedback/index") in readings(msgs), 30, "the feedback figures")
+        daily = readings(sub.snapshot())[("canteen-9", "reports/daily")][-1]["value"]
+        assert "feedback_very_happy" in daily[0] and "satisfaction_index" in daily[0], daily[0]
 
         # A host joining mid-stream: data by alias it cannot name, until it asks.
         late = make_subscriber(broker)

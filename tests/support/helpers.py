@@ -91,6 +91,9 @@ def raw_points(sensor):
             out["connector/%d/power_kw" % n] = FLOAT
             out["connector/%d/energy_kwh" % n] = DOUBLE
         return out
+    if kind == "feedback_terminal":  # the simulator's: a counter per button
+        names = [b["name"] for b in sensor.get("buttons", [])] or ["very_unhappy", "unhappy", "happy", "very_happy"]
+        return {"button/%s_total" % n: UINT64 for n in names}
     raise ValueError("unknown sensor kind %r" % kind)
 
 

@@ -159,9 +159,11 @@ TEST_CASE("config: demo.yaml loads with the demo's values", "[config]") {
   CHECK(canteen.opening_hours[0].close_minute == 13 * 60 + 30);
   CHECK(canteen.opening_hours[1].open_minute == 16 * 60 + 30);
   CHECK(canteen.opening_hours[1].close_minute == 19 * 60);
-  REQUIRE(canteen.sensors.size() == 2);
+  REQUIRE(canteen.sensors.size() == 3);
   CHECK(canteen.sensors[0].kind == SensorKind::kDoorCounter);
   CHECK(canteen.sensors[1].kind == SensorKind::kMealTerminal);
+  CHECK(canteen.sensors[2].kind == SensorKind::kFeedbackTerminal);
+  CHECK(canteen.sensors[2].buttons.size() == 4);  // the default smileys
   CHECK(canteen.sensors[0].driver == "simulator");
   CHECK(canteen.line > 0);
   CHECK(canteen.sensors[1].line > canteen.sensors[0].line);

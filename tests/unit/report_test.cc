@@ -76,6 +76,7 @@ struct SimRun {
         e.checkins += r.events.checkins;
         e.charging_sessions += r.events.charging_sessions;
         e.equipment_sessions += r.events.equipment_sessions;
+        e.feedback += r.events.feedback;
       }
       std::vector<Reading> derived;
       model->Process(raw, derived);
@@ -102,7 +103,7 @@ TEST_CASE("the report's totals equal what the simulator generated, day by day", 
   auto data = report::BuildReport(run.config, run.outbox->db(), run.first_day, run.last_day, {});
   REQUIRE(data.ok());
   REQUIRE(data->facilities.size() == 4);
-  uint64_t checked = 0;
+  uint64_t checked = 0, feedback = 0;
   for (const auto& ff : data->facilities) {
     const auto& truth = run.truth[ff.config->id];
     for (const auto& d : ff.days) {
@@ -113,12 +114,20 @@ TEST_CASE("the report's totals equal what the simulator generated, day by day", 
       CHECK(uint64_t(d.sum.checkins) == e.checkins);
       CHECK(uint64_t(d.sum.sessions) == e.charging_sessions);
       CHECK(uint64_t(d.EquipmentSessions()) == e.equipment_sessions);
+      // Feedback presses (the demo canteen's terminal): a sample a minute, so the repeat
+      // bound of counters (ceil(60 s / 5 s) = 12 presses of one button per sample) is far
+      // above what the simulated visitors press.
+      if (auto sat = report::SatisfactionOf(*ff.config, d)) {
+        CHECK(sat->responses == e.feedback);
+        feedback += e.feedback;
+      }
       // Without dropouts every sensor reported all the time: the data is complete.
       if (d.Completeness()) CHECK(*d.Completeness() == Approx(1.0));
       checked += e.entries + e.meals + e.checkins + e.charging_sessions + e.equipment_sessions;
     }
   }
   CHECK(checked > 1000);  // the days were not empty
+  CHECK(feedback > 100);
   // The day-care centre is closed on Sunday (2026-03-08 is outside; 03-02..03-06 are
   // weekdays): 9.5 opening hours a day.
   for (const auto& ff : data->facilities) {
@@ -191,7 +200,10 @@ TEST_CASE("the writers: CSV with BOM and bilingual headings, JSON schema, HTML s
   }
   size_t svgs = 0;
   for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
-  CHECK(svgs == 8);  // hourly profile and daily trend per facility
+  // Hourly profile and daily trend per facility, and the share per button of the
+  // canteen's feedback terminal.
+  CHECK(svgs == 9);
+  CHECK(html.find("id=\"feedback-canteen-1\"") != std::string::npos);
   // The same input gives the same bytes (reproducible reports).
   CHECK(html == report::WriteHtml(run.config, data.value(), "2026-03-04T00:00:00Z"));
 }

@@ -56,6 +56,7 @@ void SensorState::ResetRunning() {
   counters.clear();
   occupancy = {};
   flag = {};
+  presses.clear();
   for (auto& c : connectors) c = {};
 }
 
@@ -157,6 +158,7 @@ void FacilityState::EmitOccupancy(Emitter& em, int64_t ts) const {
 
 void FacilityState::EmitDayStart(int64_t midnight, Emitter& em) const {
   for (const auto& d : daily) em.EmitDaily(id, d, 0, midnight);
+  if (!feedback.buttons.empty()) EmitFeedbackFigures(*this, DayOf(midnight), midnight, em);
 }
 
 void Emitter::Emit(const std::string& facility_id, const std::string& point, Value value, int64_t ts) {

@@ -65,6 +65,7 @@ struct SensorState {
   SensorKind kind = SensorKind::kDoorCounter;
   int64_t silent_ms = 0;
   uint32_t connector_base = 0;  // facility-wide number of this charge point's connector 0
+  int64_t repeat_ms = 0;        // feedback terminals: presses this close count once
 
   // Running state (saved with the facility state).
   int64_t last_heard_ms = kNever;
@@ -73,6 +74,7 @@ struct SensorState {
   Latest<int64_t> occupancy;                      // occupancy sensors
   Latest<bool> flag;                              // seat occupied, equipment in_use
   std::vector<ConnectorState> connectors;         // charge points, sized from the config
+  std::vector<int64_t> presses;                   // feedback terminals: the last counted presses, ascending
 
   bool reset_logged = false;  // not saved: only spares the log
 
@@ -88,6 +90,13 @@ struct DailyMetric {
 
 class Emitter;
 
+// The facility's feedback terminals (feedback_terminal.cc): their buttons (the same for
+// all of them) and the day's minimum of answers for a significant index.
+struct FeedbackSetup {
+  std::vector<FeedbackButton> buttons;
+  uint32_t min_responses = 20;
+};
+
 struct FacilityState {
   explicit FacilityState(TimeZone zone) : tz(std::move(zone)) {}
 
@@ -102,6 +111,7 @@ struct FacilityState {
   std::vector<SensorState> sensors;
   std::unordered_map<std::string, size_t> sensor_index;
   std::vector<DailyMetric> daily;  // declared by the kinds and the facility type
+  FeedbackSetup feedback;          // buttons empty: no feedback terminal
   int keep_days = 8;               // days kept for late readings: history.late_days + 1
 
   // Running state (saved).

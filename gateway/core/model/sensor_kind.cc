@@ -26,6 +26,7 @@ const SensorKindRules& MealTerminalRules();
 const SensorKindRules& CheckinTerminalRules();
 const SensorKindRules& ChargePointRules();
 const SensorKindRules& EquipmentRules();
+const SensorKindRules& FeedbackTerminalRules();
 
 const SensorKindRules& RulesFor(SensorKind kind) {
   switch (kind) {
@@ -36,6 +37,7 @@ const SensorKindRules& RulesFor(SensorKind kind) {
     case SensorKind::kCheckinTerminal: return CheckinTerminalRules();
     case SensorKind::kChargePoint: return ChargePointRules();
     case SensorKind::kEquipment: return EquipmentRules();
+    case SensorKind::kFeedbackTerminal: return FeedbackTerminalRules();
   }
   return DoorCounterRules();  // unreachable: the enum is closed
 }

@@ -1,6 +1,6 @@
 // SensorKindRules: how the readings of one sensor kind count for its facility. One file
 // per kind (door_counter.cc, occupancy_sensor.cc, seat.cc, counting_terminal.cc,
-// charge_point.cc, equipment.cc); a new kind (call buttons, feedback terminals) is one
+// charge_point.cc, equipment.cc, feedback_terminal.cc); a new kind (call buttons) is one
 // more file and one line in RulesFor().
 //
 // Rules are stateless singletons: all state lives in the SensorState and
@@ -48,6 +48,10 @@ const SensorKindRules& RulesFor(SensorKind kind);
 // baseline (0). 32- and 16-bit wraps are followed; a drop elsewhere is a device reset,
 // counted from 0; an implausible jump re-bases without counting.
 std::optional<uint64_t> CountStep(const FacilityState& f, SensorState& s, const Reading& r, uint64_t value);
+
+// Publishes a facility's satisfaction figures of `day` (feedback/{button}/share,
+// feedback/index), stamped ts (feedback_terminal.cc).
+void EmitFeedbackFigures(const FacilityState& f, int64_t day, int64_t ts, Emitter& em);
 
 // Logs (at debug) a value whose type does not fit the point.
 void LogWrongType(const FacilityState& f, const SensorState& s, const Reading& r);

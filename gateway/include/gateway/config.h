@@ -28,6 +28,7 @@ enum class SensorKind {
   kCheckinTerminal,  // checkins_total: counter of check-ins
   kChargePoint,      // connector/{n}/status|power_kw|energy_kwh
   kEquipment,        // in_use: one piece of fitness equipment
+  kFeedbackTerminal, // button/{name}_total counters or press events: residents' satisfaction
 };
 const char* SensorKindName(SensorKind k);
 
@@ -40,6 +41,16 @@ struct OpeningPeriod {
   int line = 0;                  // where it was written, for messages
 };
 
+// One button of a feedback terminal (very unhappy .. very happy) and the score a press
+// of it gives. Scores are distinct within a terminal: a tablet may post the score.
+struct FeedbackButton {
+  std::string name;
+  int score = 0;
+};
+
+// The default buttons: four smileys, as HappyOrNot makes them.
+std::vector<FeedbackButton> DefaultFeedbackButtons();
+
 struct SensorConfig {
   std::string id;
   SensorKind kind = SensorKind::kDoorCounter;
@@ -48,6 +59,8 @@ struct SensorConfig {
   double max_power_kw = 0;           // charge points: 7 (AC) or 60 (DC) typical
   double silent_after_s = 0;         // offline when not heard for this long; 0 = 3x the driver interval
                                      // (simulator, modbus; at least 300 s), 3600 s for mqtt and http
+  std::vector<FeedbackButton> buttons;  // feedback terminals: default DefaultFeedbackButtons()
+  double repeat_interval_s = 5;         // feedback terminals: presses this close count once; 0 = all
   int line = 0;
 };
 
@@ -59,8 +72,14 @@ struct FacilityConfig {
   std::string timezone;  // IANA name; empty means gateway.timezone
   std::vector<OpeningPeriod> opening_hours;  // empty means always open
   std::vector<SensorConfig> sensors;
+  // Fewer answers than this in a day: its satisfaction index is not significant.
+  uint32_t feedback_min_responses = 20;
   int line = 0;
 };
+
+// The buttons of the facility's feedback terminals (all of them have the same, the
+// validation sees to it), or nullptr when it has none.
+const std::vector<FeedbackButton>* FeedbackButtonsOf(const FacilityConfig& facility);
 
 struct TlsConfig {
   bool enabled = false;
