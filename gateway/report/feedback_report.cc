@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "report/report_text.h"
+
 namespace gateway::report {
 
 namespace {
@@ -11,25 +13,9 @@ using Json = nlohmann::ordered_json;
 
 constexpr const char* kNotSignificant = "不显著 not significant";
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+// The formatting every report writer shares (report_text.h).
+std::string Fixed(double v, int decimals) { return FixedDecimals(v, decimals); }
+std::string Esc(const std::string& s) { return HtmlEscape(s); }
 
 double Rounded(double v, int decimals) {
   double p = 1;
