@@ -158,6 +158,17 @@ gateway::Result<HostConfig> LoadHostConfig(const std::string& path) {
         {"port", [&](N x, S kk) { p.UInt(x, kk, &c.metrics_port, 0, 65535); }},
       });
     }},
+    {"board", [&](N v, S k) {
+      p.Map(v, k, {
+        {"enabled", [&](N x, S kk) {
+          if (!x.IsScalar() || (x.Scalar() != "true" && x.Scalar() != "false")) return p.Error(x, kk, "expected true or false");
+          c.board_enabled = x.Scalar() == "true";
+        }},
+        {"address", [&](N x, S kk) { p.String(x, kk, &c.board_address); }},
+        {"port", [&](N x, S kk) { p.UInt(x, kk, &c.board_port, 0, 65535); }},
+        {"refresh_ms", [&](N x, S kk) { p.UInt(x, kk, &c.board_refresh_ms, 100, 60000); }},
+      });
+    }},
     {"database", [&](N v, S k) {
       p.Map(v, k, {
         {"conninfo", [&](N x, S kk) {

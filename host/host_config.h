@@ -39,6 +39,11 @@ struct HostConfig {
   bool metrics_enabled = true;
   std::string metrics_address = "127.0.0.1";
   uint16_t metrics_port = 9181;           // 0: an ephemeral port, logged
+  // the town board (town_board.h)
+  bool board_enabled = true;
+  std::string board_address = "127.0.0.1";
+  uint16_t board_port = 9180;             // 0: an ephemeral port, logged
+  uint32_t board_refresh_ms = 1000;       // how often the board reads the database
 };
 
 // Errors are "file:line: key: message", one per line.

@@ -2,6 +2,8 @@
 //
 // Loads the config (errors name file, line and key, exit 2), then runs the HostLoop on
 // the main thread until SIGINT/SIGTERM. The signal handler only sets a flag.
+// `community-host report ...` instead writes the town report (town_report.h) and exits:
+// 0, or 2 with one line on stderr.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -9,21 +11,74 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
 #include <memory>
 
 #include "host_config.h"
 #include "host_loop.h"
 #include "host_metrics.h"
+#include "town_board.h"
+#include "town_report.h"
+#include "town_report_writers.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
+
+struct ReportArgs {
+  std::string from, to, type, format = "html", out, generated_at;
+  std::vector<std::string> groups;
+};
+
+int RunReport(const host::HostConfig& config, const ReportArgs& a) {
+  host::TownReportQuery q{a.from, a.to, a.groups.empty() ? config.groups : a.groups, a.type};
+  auto report = host::LoadTownReport(config.pg_conninfo, config.pg_password, q);
+  if (!report.ok()) {
+    std::fprintf(stderr, "report: %s\n", report.status().message().c_str());
+    return 2;
+  }
+  std::string generated = a.generated_at;
+  if (generated.empty()) {
+    char buf[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    generated = buf;
+  }
+  std::string text = a.format == "csv"    ? host::WriteTownCsv(*report)
+                     : a.format == "json" ? host::WriteTownJson(*report, generated)
+                                          : host::WriteTownHtml(*report, generated);
+  if (a.out == "-") {
+    std::cout << text;
+    return 0;
+  }
+  std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) {
+    std::fprintf(stderr, "report: cannot write %s\n", a.out.c_str());
+    return 2;
+  }
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"community-host: Sparkplug B primary host for the gateways of a town, into PostgreSQL"};
   std::string config_path;
   app.add_option("-c,--config", config_path, "YAML config file")->required();
+  app.fallthrough();
+  ReportArgs ra;
+  auto* rep = app.add_subcommand("report", "write the town report (docs/town-host.md) and exit");
+  rep->add_option("--from", ra.from, "first local date YYYY-MM-DD")->required();
+  rep->add_option("--to", ra.to, "last local date YYYY-MM-DD (inclusive)")->required();
+  rep->add_option("--group", ra.groups, "a group (town); repeat; default: the config's host.groups");
+  rep->add_option("--type", ra.type, "only facilities of this type")
+      ->check(CLI::IsMember({"canteen", "elderly_station", "charging_station", "fitness_point"}));
+  rep->add_option("--format", ra.format, "csv, json or html")->check(CLI::IsMember({"csv", "json", "html"}));
+  rep->add_option("--out", ra.out, "file to write; - for stdout")->required();
+  rep->add_option("--generated-at", ra.generated_at, "stamp printed in the report; default: now (UTC)");
   CLI11_PARSE(app, argc, argv);
 
   auto config = host::LoadHostConfig(config_path);
@@ -31,6 +86,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 2;
   }
+  if (rep->parsed()) return RunReport(config.value(), ra);
   if (const char* lvl = std::getenv("HOST_LOG_LEVEL")) spdlog::set_level(spdlog::level::from_str(lvl));
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -45,8 +101,18 @@ int main(int argc, char** argv) {
     }
     spdlog::info("metrics: http://{}:{}/metrics", config->metrics_address, metrics->port());
   }
+  std::unique_ptr<host::TownBoard> board;
+  if (config->board_enabled) {
+    board = std::make_unique<host::TownBoard>(config.value());
+    if (auto s = board->Start(); !s.ok()) {
+      spdlog::error("board: {}", s.message());
+      return 1;
+    }
+    spdlog::info("board: http://{}:{}/", config->board_address, board->port());
+  }
   host::HostLoop loop(config.value(), metrics.get());
   loop.Run(g_stop);
+  if (board) board->Stop();
   if (metrics) metrics->Stop();
   return 0;
 }

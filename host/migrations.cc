@@ -42,6 +42,11 @@ CREATE TABLE daily_reports (
   received_ms bigint NOT NULL,
   PRIMARY KEY (group_id, edge_node, device, day));
 )sql"},
+      // When the host last committed anything from each edge node (its own clock): what
+      // the town board shows as "last heard".
+      {2, R"sql(
+ALTER TABLE edge_nodes ADD COLUMN last_heard_ms bigint;
+)sql"},
   };
   return kSteps;
 }

@@ -9,6 +9,7 @@
 
 #include "daily_report_row.h"
 #include "migrations.h"
+#include "pg_connect.h"
 
 namespace host {
 
@@ -107,13 +108,6 @@ std::string TextArray(const std::vector<std::string>& items) {
   return out;
 }
 
-struct Res {
-  PGresult* r;
-  explicit Res(PGresult* x) : r(x) {}
-  ~Res() { PQclear(r); }
-  ExecStatusType status() const { return PQresultStatus(r); }
-};
-
 }  // namespace
 
 PgStore::PgStore(std::string conninfo, std::string password, std::string host_id)
@@ -138,7 +132,7 @@ gateway::Status PgStore::Fail(const std::string& what) {
 }
 
 gateway::Status PgStore::Exec(const char* sql) {
-  Res r(PQexec(conn_, sql));
+  PgResult r(PQexec(conn_, sql));
   if (r.status() != PGRES_COMMAND_OK && r.status() != PGRES_TUPLES_OK) return Fail("PostgreSQL");
   return gateway::Status::Ok();
 }
@@ -146,17 +140,8 @@ gateway::Status PgStore::Exec(const char* sql) {
 gateway::Status PgStore::Ensure() {
   if (connected()) return gateway::Status::Ok();
   if (conn_) PQfinish(conn_);
-  const char* keys[] = {"dbname", "password", "application_name", nullptr};
-  const char* vals[] = {conninfo_.c_str(), password_.empty() ? nullptr : password_.c_str(), "community-host", nullptr};
-  if (password_.empty()) {
-    keys[1] = "application_name";
-    vals[1] = "community-host";
-    keys[2] = nullptr;
-  }
-  conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+  conn_ = OpenPg(conninfo_, password_, "community-host");
   if (PQstatus(conn_) != CONNECTION_OK) return Fail("cannot connect to PostgreSQL");
-  // NOTICEs ("already exists, skipping") are expected here, not news for the log.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   partitions_.clear();
   if (auto s = Migrate(); !s.ok()) return s;
   return Exec(
@@ -175,18 +160,18 @@ gateway::Status PgStore::Migrate() {
   for (const Migration& m : Migrations()) {
     std::string v = std::to_string(m.version);
     const char* params[] = {v.c_str()};
-    Res r(PQexecParams(conn_, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, nullptr, params, nullptr,
+    PgResult r(PQexecParams(conn_, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, nullptr, params, nullptr,
                        nullptr, 0));
     if (r.status() != PGRES_TUPLES_OK) return Fail("reading schema_migrations");
     if (PQntuples(r.r) > 0) continue;
     if (auto s = Exec("BEGIN"); !s.ok()) return s;
-    Res a(PQexec(conn_, m.sql));
+    PgResult a(PQexec(conn_, m.sql));
     if (a.status() != PGRES_COMMAND_OK) {
       auto st = Fail("migration " + v);
-      if (conn_) Res(PQexec(conn_, "ROLLBACK"));
+      if (conn_) PgResult(PQexec(conn_, "ROLLBACK"));
       return st;
     }
-    Res b(PQexecParams(conn_, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, nullptr, params, nullptr,
+    PgResult b(PQexecParams(conn_, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, nullptr, params, nullptr,
                        nullptr, 0));
     if (b.status() != PGRES_COMMAND_OK) return Fail("recording migration " + v);
     if (auto s = Exec("COMMIT"); !s.ok()) return s;
@@ -209,7 +194,7 @@ gateway::Status PgStore::EnsurePartitions(const std::vector<SampleRow>& samples)
     sql += ") TO (";
     sql += std::to_string((d + 1) * kDayMs);
     sql += ")";
-    Res r(PQexec(conn_, sql.c_str()));
+    PgResult r(PQexec(conn_, sql.c_str()));
     if (r.status() != PGRES_COMMAND_OK) {
       // Another host instance created it at the same moment: fine once it exists.
       const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
@@ -229,14 +214,14 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
   auto abort = [&](const std::string& what) -> gateway::Status {
     auto st = Fail(what);
     if (conn_) {
-      Res r(PQexec(conn_, "ROLLBACK"));
+      PgResult r(PQexec(conn_, "ROLLBACK"));
     }
     return st;
   };
   if (auto s = Exec("BEGIN"); !s.ok()) return s;
 
   if (!samples.empty()) {
-    Res c(PQexec(conn_,
+    PgResult c(PQexec(conn_,
                  "COPY samples_stage (group_id, edge_node, device, metric, ts_ms, datatype, v_bool, v_int, v_double,"
                  " v_text, historical) FROM STDIN"));
     if (c.status() != PGRES_COPY_IN) return abort("COPY into the staging table");
@@ -258,13 +243,13 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
     }
     if (!buf.empty() && PQputCopyData(conn_, buf.data(), int(buf.size())) != 1) return abort("COPY data");
     if (PQputCopyEnd(conn_, nullptr) != 1) return abort("COPY end");
-    Res end(PQgetResult(conn_));
+    PgResult end(PQgetResult(conn_));
     if (end.status() != PGRES_COMMAND_OK) return abort("COPY into the staging table");
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
 
     const std::string now = std::to_string(now_ms);
     const char* params[] = {now.c_str()};
-    Res ins(PQexecParams(conn_,
+    PgResult ins(PQexecParams(conn_,
                          "INSERT INTO samples (group_id, edge_node, device, metric, ts_ms, datatype, v_bool, v_int,"
                          " v_double, v_text, historical, received_ms)"
                          " SELECT group_id, edge_node, device, metric, ts_ms, datatype, v_bool, v_int, v_double, v_text,"
@@ -276,7 +261,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
 
     // Historical samples never become the live value, and an older sample never
     // replaces a newer one.
-    Res live(PQexec(conn_,
+    PgResult live(PQexec(conn_,
                     "INSERT INTO live_values (group_id, edge_node, device, metric, ts_ms, datatype, v_bool, v_int,"
                     " v_double, v_text)"
                     " SELECT DISTINCT ON (group_id, edge_node, device, metric) group_id, edge_node, device, metric,"
@@ -287,6 +272,15 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
                     " v_double = excluded.v_double, v_text = excluded.v_text"
                     " WHERE live_values.ts_ms < excluded.ts_ms"));
     if (live.status() != PGRES_COMMAND_OK) return abort("updating live values");
+    {
+      const char* p[] = {now.c_str()};
+      PgResult heard(PQexecParams(conn_,
+                             "UPDATE edge_nodes e SET last_heard_ms = $1::bigint FROM"
+                             " (SELECT DISTINCT group_id, edge_node FROM samples_stage) s"
+                             " WHERE (e.group_id, e.edge_node) = (s.group_id, s.edge_node)",
+                             1, nullptr, p, nullptr, nullptr, 0));
+      if (heard.status() != PGRES_COMMAND_OK) return abort("updating last heard");
+    }
 
     for (const auto& s : samples) {
       if (s.metric != "reports/daily" || s.value.index() != 8) continue;
@@ -296,7 +290,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
       std::string late = rep->late_readings ? std::to_string(*rep->late_readings) : "";
       const char* p[] = {s.group.c_str(), s.edge_node.c_str(), s.device.c_str(), rep->date.c_str(), rev.c_str(),
                          rep->late_readings ? late.c_str() : nullptr, ts.c_str(), rep->json.c_str(), now.c_str()};
-      Res d(PQexecParams(conn_,
+      PgResult d(PQexecParams(conn_,
                          "INSERT INTO daily_reports (group_id, edge_node, device, day, revision, late_readings, ts_ms,"
                          " report, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)"
                          " ON CONFLICT (group_id, edge_node, device, day) DO UPDATE SET revision = excluded.revision,"
@@ -315,7 +309,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
     if (node) {
       const char* p[] = {e.group.c_str(), e.edge_node.c_str(), birth ? "t" : "f", bd.c_str(), ts.c_str(),
                          host_id_.c_str()};
-      Res r(PQexecParams(conn_,
+      PgResult r(PQexecParams(conn_,
                          birth ? "INSERT INTO edge_nodes (group_id, edge_node, online, bd_seq, birth_ms, host_id)"
                                  " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, edge_node) DO UPDATE SET"
                                  " online = true, bd_seq = excluded.bd_seq, birth_ms = excluded.birth_ms,"
@@ -327,7 +321,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
       if (r.status() != PGRES_COMMAND_OK) return abort("storing an edge node");
       if (!birth) {
         const char* q[] = {e.group.c_str(), e.edge_node.c_str(), ts.c_str()};
-        Res f(PQexecParams(conn_,
+        PgResult f(PQexecParams(conn_,
                            "UPDATE facilities SET online = false, death_ms = $3 WHERE group_id = $1 AND edge_node = $2"
                            " AND online",
                            3, nullptr, q, nullptr, nullptr, 0));
@@ -335,7 +329,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
       }
     } else {
       const char* p[] = {e.group.c_str(), e.edge_node.c_str(), e.device.c_str(), birth ? "t" : "f", ts.c_str()};
-      Res r(PQexecParams(conn_,
+      PgResult r(PQexecParams(conn_,
                          birth ? "INSERT INTO facilities (group_id, edge_node, device, online, birth_ms)"
                                  " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, edge_node, device) DO UPDATE SET"
                                  " online = true, birth_ms = excluded.birth_ms"
@@ -360,7 +354,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
       a += '}';
       const char* p[] = {e.group.c_str(), e.edge_node.c_str(), e.device.c_str(), n.c_str(), t.c_str(), a.c_str(),
                          ts.c_str()};
-      Res r(PQexecParams(conn_,
+      PgResult r(PQexecParams(conn_,
                          "INSERT INTO metric_catalog (group_id, edge_node, device, metric, datatype, alias, birth_ms)"
                          " SELECT $1, $2, $3, m, d, a, $7 FROM unnest($4::text[], $5::int[], $6::bigint[]) AS u(m, d, a)"
                          " ON CONFLICT (group_id, edge_node, device, metric) DO UPDATE SET datatype = excluded.datatype,"
@@ -375,7 +369,7 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
 
 gateway::Result<int> PgStore::DropExpired(int64_t now_ms, uint32_t retention_days) {
   if (auto s = Ensure(); !s.ok()) return s;
-  Res r(PQexec(conn_,
+  PgResult r(PQexec(conn_,
                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'"));
   if (r.status() != PGRES_TUPLES_OK) return Fail("listing partitions");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the gateway need, from Debian 12
-# packages only. Installs nothing that is already there; uses sudo when not root.
+# packages only (--demo: only what the demo builds and runs). Installs nothing that is
+# already there; uses sudo when not root.
 set -euo pipefail
 
 packages=(
@@ -33,9 +34,20 @@ packages=(
   python3-jsonschema python3-websocket        # OCPP tests: schema oracle, raw WebSocket frames
   dpkg-dev fakeroot lintian file strace       # the .deb (CPack) and its checks (strace: the unit's syscall filter)
 )
+# --demo: only what scripts/demo.sh builds and runs (community-gateway, community-host,
+# mosquitto, PostgreSQL), without the tests' peers, browser and tools.
+if [ "${1:-}" = "--demo" ]; then
+  packages=(
+    build-essential cmake pkg-config libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libssl-dev
+    libsqlite3-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev libspdlog-dev libcli11-dev
+    nlohmann-json3-dev libhowardhinnant-date-dev tzdata libmodbus-dev libpq-dev libsystemd-dev
+    mosquitto postgresql-15 python3
+  )
+else
 # The browser test's driver (playwright-core) and the OCPP peers (ocpp-rpc) come from npm,
 # pinned by their lock files.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

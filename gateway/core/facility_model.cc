@@ -198,14 +198,27 @@ void FacilityModel::Tick(int64_t now_ms, std::vector<Reading>& out) {
 void FacilityModel::EmitAll(int64_t now_ms, std::vector<Reading>& out) {
   impl_->latest_now_ms = std::max(impl_->latest_now_ms, now_ms);
   Emitter em(out);
-  // Only what is taken now: the configured capacity and what the opening hours say of
-  // this moment. Values that came from readings keep the timestamps they were taken at:
+  // Only what is taken now: the configured capacity, type and name, and what the opening
+  // hours say of this moment. Values that came from readings keep the timestamps they were taken at:
   // the buffer's latest values (and so the births) still hold them, and re-stamping
   // them would make a platform see a meter go back or a sensor speak that did not.
   for (auto& f : impl_->facilities) {
     f.open = IsOpenAt(f.opening_hours, f.tz.ToLocal(now_ms));
     em.Emit(f.id, "occupancy/capacity", f.capacity, now_ms);
     em.Emit(f.id, "status/open", *f.open, now_ms);
+    // What the facility is, for a town host that groups facilities by type and names them.
+    em.Emit(f.id, "facility/type", std::string(FacilityTypeName(f.type)), now_ms);
+    em.Emit(f.id, "facility/name", f.name, now_ms);
+    // The scores and the minimum the index stands on, so that a town host can add the
+    // buttons' counts of many days and facilities up and judge the sum as the gateway would.
+    if (!f.feedback.buttons.empty()) {
+      em.Emit(f.id, "feedback/min_responses", f.feedback.min_responses, now_ms);
+      for (const auto& b : f.feedback.buttons) {
+        std::string point = "feedback/";
+        point.append(b.name).append("/score");
+        em.Emit(f.id, point, int32_t(b.score), now_ms);
+      }
+    }
   }
 }
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "report/report_text.h"
+
 namespace gateway::report {
 
 namespace {
@@ -11,25 +13,9 @@ using Json = nlohmann::ordered_json;
 
 constexpr const char* kNotSignificant = "不显著 not significant";
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+// The formatting every report writer shares (report_text.h).
+std::string Fixed(double v, int decimals) { return FixedDecimals(v, decimals); }
+std::string Esc(const std::string& s) { return HtmlEscape(s); }
 
 double Rounded(double v, int decimals) {
   double p = 1;
@@ -37,8 +23,9 @@ double Rounded(double v, int decimals) {
   return double(int64_t(v * p + (v >= 0 ? 0.5 : -0.5))) / p;
 }
 
-// Horizontal bars: each button's share of the period's responses.
-std::string SharesSvg(const std::vector<FeedbackButton>& buttons, const Satisfaction& s) {
+}  // namespace
+
+std::string FeedbackSharesSvg(const std::vector<FeedbackButton>& buttons, const Satisfaction& s) {
   const int W = 640, row = 18, L = 120, R = 90, T = 6;
   const int H = T * 2 + row * int(buttons.size());
   std::ostringstream o;
@@ -59,8 +46,6 @@ std::string SharesSvg(const std::vector<FeedbackButton>& buttons, const Satisfac
   o << "</svg>";
   return o.str();
 }
-
-}  // namespace
 
 std::vector<std::string> FeedbackCsvHeadings() {
   return {"反馈次数 Feedback responses", "满意度指数(0-100) Satisfaction index (0-100)",
@@ -118,7 +103,7 @@ std::string FeedbackSectionHtml(const FacilityFigures& ff) {
   std::ostringstream o;
   o << "<div class=\"feedback\" id=\"feedback-" << Esc(fc.id) << "\"><h3>居民满意度 <span class=\"en\">Residents' "
     << "satisfaction: " << Esc(IndexText(*total, fc.feedback_min_responses)) << "</span></h3>"
-    << SharesSvg(buttons, *total) << "<table><tr><th class=\"l\">日期<br><span class=\"en\">Date</span></th>"
+    << FeedbackSharesSvg(buttons, *total) << "<table><tr><th class=\"l\">日期<br><span class=\"en\">Date</span></th>"
     << "<th>反馈次数<br><span class=\"en\">Responses</span></th><th>到访<br><span class=\"en\">Visits</span></th>"
     << "<th>回答率<br><span class=\"en\">Answer rate</span></th><th>满意度指数<br><span class=\"en\">Index"
     << "</span></th></tr>";

@@ -27,4 +27,8 @@ nlohmann::ordered_json FeedbackJson(const FacilityConfig& facility, const Figure
 std::string FeedbackKpiHtml(const FacilityConfig& facility, const Figures& total);
 std::string FeedbackSectionHtml(const FacilityFigures& ff);
 
+// The small chart of that section: horizontal bars, each button's share of the responses
+// (s.shares in the order of buttons). The town host draws its facilities' with it.
+std::string FeedbackSharesSvg(const std::vector<FeedbackButton>& buttons, const Satisfaction& s);
+
 }  // namespace gateway::report

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "report/feedback_report.h"
+#include "report/report_text.h"
 #include "store/migrations.h"
 
 namespace gateway::report {
@@ -19,6 +20,10 @@ namespace gateway::report {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+std::string Num(double v, int decimals) { return FixedDecimals(v, decimals); }
+std::string Esc(const std::string& s) { return HtmlEscape(s); }
+const char* TypeLabel(FacilityType t) { return FacilityTypeLabel(t); }
 
 struct Kinds {
   bool visits = false, meals = false, checkins = false, charging = false, equipment = false;
@@ -38,28 +43,13 @@ Kinds KindsOf(const FacilityConfig& f) {
   return k;
 }
 
-const char* TypeLabel(FacilityType t) {
-  switch (t) {
-    case FacilityType::kCanteen: return "长者食堂 Canteen";
-    case FacilityType::kElderlyStation: return "为老服务站 Elderly station";
-    case FacilityType::kChargingStation: return "充电站 Charging station";
-    case FacilityType::kFitnessPoint: return "健身点 Fitness point";
-  }
-  return "";
-}
 
-std::string Num(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 std::string Opt(std::optional<double> v, int decimals, double scale = 1.0) {
   return v ? Num(*v * scale, decimals) : std::string();
 }
 Json JOpt(std::optional<double> v, int decimals = 4) {
   if (!v) return nullptr;
-  double p = std::pow(10.0, decimals);
-  return std::round(*v * p) / p;
+  return RoundTo(*v, decimals);
 }
 Json JNum(double v, int decimals = 4) { return JOpt(v, decimals); }
 
@@ -88,15 +78,6 @@ TimeZone ZoneOf(const FacilityFigures& ff) {
 
 // --- CSV -----------------------------------------------------------------------------
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -303,19 +284,6 @@ std::string WriteJson(const Config& config, const ReportData& data, const std::s
 
 namespace {
 
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 std::string Pct(std::optional<double> v) { return v ? Num(*v * 100, 1) + " %" : "—"; }
 std::string OptNum(std::optional<double> v, int d) { return v ? Num(*v, d) : "—"; }
@@ -415,30 +383,6 @@ std::string TrendSvg(const FacilityFigures& ff, bool sessions) {
   return o.str();
 }
 
-const char* kCss = R"css(
-@page { size: A4; margin: 14mm; }
-body { font-family: "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif;
-       font-size: 11px; color: #1a202c; margin: 0 auto; max-width: 900px; }
-h1 { font-size: 20px; margin: 0 0 4px; }
-h2 { font-size: 16px; border-bottom: 2px solid #2b6cb0; padding-bottom: 2px; margin-top: 18px; }
-h3 { font-size: 13px; margin: 10px 0 4px; }
-.en { color: #4a5568; font-weight: normal; }
-table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; }
-th, td { border: 1px solid #cbd5e0; padding: 2px 4px; text-align: right; font-size: 10px; }
-td { white-space: nowrap; }
-td.l { white-space: normal; }
-th { background: #edf2f7; text-align: center; font-weight: 600; }
-td.l, th.l { text-align: left; }
-tr.total td { font-weight: 700; background: #f7fafc; }
-.meta td { text-align: left; border: none; padding: 1px 6px 1px 0; }
-.kpis { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
-.kpi { border: 1px solid #cbd5e0; border-radius: 4px; padding: 4px 8px; min-width: 110px; }
-.kpi b { display: block; font-size: 15px; }
-.chart { display: block; width: 100%; max-width: 640px; height: auto; }
-section.facility { break-before: page; }
-.defs dt { font-weight: 600; } .defs dd { margin: 0 0 4px 12px; }
-.nodata { color: #a0aec0; }
-)css";
 
 std::string Th(const char* zh, const char* en) {
   return std::string("<th>") + zh + "<br><span class=\"en\">" + en + "</span></th>";
@@ -450,7 +394,7 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
     << "<title>社区公共服务设施利用率报告 Facility Utilisation Report " << Esc(RangeLabel(data)) << "</title>"
-    << "<style>" << kCss << "</style></head><body>\n";
+    << "<style>" << kReportCss << "</style></head><body>\n";
   o << "<header id=\"report-header\"><h1>社区公共服务设施利用率报告 <span class=\"en\">Community Facility "
        "Utilisation Report</span></h1><table class=\"meta\">"
     << "<tr><td>统计期间 <span class=\"en\">Period</span></td><td>" << Esc(RangeLabel(data)) << " ("

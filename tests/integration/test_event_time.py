@@ -180,9 +180,9 @@ def test_a_restart_never_re_stamps(tmp_path, broker, make_subscriber, make_gatew
     for m in by_type(msgs, "DBIRTH", "DDATA"):
         for x in m.metrics:
             series.setdefault((m.device, x["name"]), set()).add((x["timestamp"], json.dumps(x["value"])))
-    # Facts of the start-up moment (capacity, opening hours) are the only ones taken by the
-    # gateway itself; everything else was taken at a reading's time.
-    own = {"occupancy/capacity", "status/open"}
+    # Facts of the start-up moment (capacity, type, name, opening hours) are the only ones
+    # taken by the gateway itself; everything else was taken at a reading's time.
+    own = {"occupancy/capacity", "status/open", "facility/type", "facility/name"}
     problems = []
     for (device, name), points in sorted(series.items()):
         by_ts = {}

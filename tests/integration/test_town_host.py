@@ -17,87 +17,19 @@ exactly once, with its value, computed from what the test posted.
 import json
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from helpers import base_config, free_port, wait_until
 from sparkplug_b_pb2 import Payload
+from sparkplug_edge import BOOLEAN, DATASET, STRING, UINT32, UINT64, Edge
 
 GROUP = "huacao"
 HOST_ID = "town-host"
-UINT32, UINT64, DOUBLE, BOOLEAN, DATASET, STRING, INT64 = 7, 8, 10, 11, 16, 12, 4
 
 
 @pytest.fixture
 def pg(make_postgres):
     return make_postgres()
-
-
-class Edge:
-    """A Sparkplug edge node played by the test: it numbers seq itself so a test can
-    skip or repeat one."""
-
-    def __init__(self, broker, edge_id):
-        self.edge = edge_id
-        self.client = mqtt.Client(client_id="edge-" + edge_id, clean_session=True)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        self.ncmds = []
-        self.client.on_message = lambda c, u, m: self.ncmds.append((time.monotonic(), m.topic, m.payload))
-        r, _ = self.client.subscribe("spBv1.0/%s/NCMD/%s" % (GROUP, edge_id), qos=1)
-        assert r == 0
-
-    def publish(self, kind, seq, metrics, device=None, ts=None):
-        p = Payload()
-        p.timestamp = ts or int(time.time() * 1000)
-        if seq is not None:
-            p.seq = seq
-        for m in metrics:
-            pm = p.metrics.add()
-            if m.get("name"):
-                pm.name = m["name"]
-            if "alias" in m:
-                pm.alias = m["alias"]
-            pm.timestamp = m.get("ts", p.timestamp)
-            if m.get("datatype"):
-                pm.datatype = m["datatype"]
-            if m.get("historical"):
-                pm.is_historical = True
-            v = m["value"]
-            dt = m.get("type", m.get("datatype"))
-            if dt == BOOLEAN:
-                pm.boolean_value = v
-            elif dt in (UINT32,):
-                pm.int_value = v
-            elif dt in (UINT64, INT64):
-                pm.long_value = v
-            elif dt == DOUBLE:
-                pm.double_value = v
-            elif dt == STRING:
-                pm.string_value = v
-            elif dt == DATASET:
-                cols, types, rows = v
-                pm.dataset_value.num_of_columns = len(cols)
-                pm.dataset_value.columns.extend(cols)
-                pm.dataset_value.types.extend(types)
-                for row in rows:
-                    r = pm.dataset_value.rows.add()
-                    for cell, t in zip(row, types):
-                        e = r.elements.add()
-                        if t == STRING:
-                            e.string_value = cell
-                        elif t in (UINT64, INT64):
-                            e.long_value = cell
-                        else:
-                            e.int_value = cell
-        topic = "spBv1.0/%s/%s/%s" % (GROUP, kind, self.edge) + ("/" + device if device else "")
-        info = self.client.publish(topic, p.SerializeToString(), qos=1)
-        info.wait_for_publish()
-        return p.timestamp
-
-    def stop(self):
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def state_of(sub):
@@ -126,7 +58,7 @@ def test_host_protocol(tmp_path, broker, pg, make_subscriber, make_host):
     assert wait_until(lambda: [m for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID], 10)
     assert [m.retained for m in late.snapshot() if m.topic == "spBv1.0/STATE/" + HOST_ID][0]
 
-    edge = Edge(broker, "gw-py")
+    edge = Edge(broker, GROUP, "gw-py")
     base = int(time.time() * 1000) - 60000
     edge.publish("NBIRTH", 0, [{"name": "bdSeq", "datatype": UINT64, "value": 3},
                                {"name": "Node Control/Rebirth", "datatype": BOOLEAN, "value": False, "alias": 1}])

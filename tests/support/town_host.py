@@ -22,8 +22,10 @@ class TownHost:
         host = {"id": host_id, "groups": list(groups)}
         host.update(host_keys)
         self.metrics_port = free_port()
+        self.board_port = free_port()
         cfg = {"host": host, "mqtt": {"host": broker.host, "port": broker.port, "keep_alive_s": 10},
                "metrics": {"port": self.metrics_port},
+               "board": {"port": self.board_port, "refresh_ms": 500},
                "database": {"conninfo": pg.conninfo}}
         with open(self.config_path, "w") as f:
             f.write(to_yaml(cfg) + "\n")

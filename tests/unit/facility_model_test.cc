@@ -648,10 +648,13 @@ TEST_CASE("EmitAll states only what is taken now; nothing of a reading is re-sta
     CHECK(r.sensor_id.empty());
     (r.facility_id == "ev" ? ev : fit).insert(r.point);
   }
-  // The configured capacity and what the opening hours say of this moment; the energy
-  // register read at kT0 stays in the buffer with kT0, and no connector has a status yet.
-  CHECK(ev == std::set<std::string>{"occupancy/capacity", "status/open"});
-  CHECK(fit == std::set<std::string>{"occupancy/capacity", "status/open"});
+  // The configured capacity, type and name, and what the opening hours say of this moment;
+  // the energy register read at kT0 stays in the buffer with kT0, and no connector has a
+  // status yet.
+  const std::set<std::string> own{"occupancy/capacity", "status/open", "facility/type", "facility/name"};
+  CHECK(ev == own);
+  CHECK(fit == own);
+  CHECK(std::get<std::string>(Of(out, "facility/type", "ev").at(0).value) == "charging_station");
   CHECK(std::get<uint32_t>(Of(out, "occupancy/capacity", "ev").at(0).value) == 4);
   CHECK(std::get<bool>(Of(out, "status/open", "ev").at(0).value) == true);
 

@@ -327,3 +327,24 @@ TEST_CASE("feedback: HTTP ingest readings of a terminal reach the model with the
   CHECK(std::get<uint32_t>(last.at("feedback/unhappy/responses")) == 2);
   CHECK(std::get<uint32_t>(last.at("feedback/responses")) == 3);
 }
+
+TEST_CASE("feedback: the births state the buttons' scores and the minimum, for a town host", "[feedback]") {
+  Config c = FeedbackConfig(5, 12);
+  auto m = std::move(FacilityModel::Create(c).value());
+  std::vector<Reading> out;
+  m->EmitAll(kT0, out);
+  auto last = Last(out);
+  CHECK(std::get<uint32_t>(last.at("feedback/min_responses")) == 12);
+  for (const auto& b : DefaultFeedbackButtons()) {
+    std::string point = "feedback/";
+    point.append(b.name).append("/score");
+    CHECK(std::get<int32_t>(last.at(point)) == b.score);
+  }
+  // A facility without terminals states none.
+  Config plain = FeedbackConfig(5, 12);
+  plain.facilities[0].sensors.erase(plain.facilities[0].sensors.begin());
+  auto p = std::move(FacilityModel::Create(plain).value());
+  std::vector<Reading> none;
+  p->EmitAll(kT0, none);
+  for (const auto& r : none) CHECK(r.point.rfind("feedback/", 0) != 0);
+}
