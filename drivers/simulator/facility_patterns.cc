@@ -1,3 +1,7 @@
+// Facility patterns (see the header). Past 500 lines because every facility type's day
+// (arrivals, meals, check-ins, charging sessions, equipment use, feedback presses) is
+// drawn here from one set of seeded streams, so that the ground-truth totals and the
+// readings cannot drift apart; a new type that needs more would get a file of its own.
 #include "simulator/facility_patterns.h"
 
 #include <algorithm>

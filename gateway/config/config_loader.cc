@@ -5,6 +5,9 @@
 // silently not applied) and wrong types, and records where every key was written. It
 // does not judge values against each other; config_validate.cc does that over the
 // whole. yaml-cpp is used only here, and its exceptions end here.
+//
+// Past 500 lines because it holds the shape of every section of the file, one table
+// of keys per section, so that every key's type and line is found in one place.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

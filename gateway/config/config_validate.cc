@@ -6,6 +6,9 @@
 // the line of the key concerned, and fills in the defaults that depend on other values.
 // Secrets (uplink.password, uplink.tls.key_password, the content of password_file)
 // never appear in a message.
+//
+// Past 500 lines because every rule between settings is here, section by section, so
+// that a user's every mistake is reported in one pass.
 #include <algorithm>
 #include <arpa/inet.h>
 #include <grp.h>

@@ -1,3 +1,7 @@
+// History (see the header). Past 500 lines because the fold of a batch into hourly rows,
+// its running state, the daily reports' watermark and revisions, and the reading back
+// for the report share one in-memory Impl and one transaction with the Outbox; charging
+// sessions are already apart (charging_sessions.cc).
 #include "store/history.h"
 
 #include <date/date.h>

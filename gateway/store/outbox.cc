@@ -1,3 +1,7 @@
+// Outbox (see the header). Past 500 lines because the buffer's file, its commits, the
+// full or failing card (headroom, reserve, I/O errors versus corruption) and the drain
+// cursor all act on the one connection and must agree on its state; the reserve file
+// and the salvage of a damaged file are already apart (disk_reserve, buffer_files).
 #include "store/outbox.h"
 
 #include <fcntl.h>
