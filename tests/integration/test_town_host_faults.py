@@ -14,6 +14,9 @@ left out of the comparison.
   offline, the gateway buffers (no DDATA while offline), then 0 lost.
 - test_dropped_message_rebirth: a publisher skips a seq 5 times; the time from the gap to
   the NCMD rebirth is measured each time.
+- test_two_instances: two hosts over one PostgreSQL, the groups split between them (README,
+  "From one host to several"), one of them killed -9 and restarted under load: each
+  stores exactly its own groups' readings, each once.
 - test_thousand_nodes_reconnect: 1,000 edge nodes on 1,000 connections, all cut at once
   (their wills), then all reconnecting at once with a new bdSeq: all tracked, all stored.
 """
@@ -42,10 +45,10 @@ def pg(make_postgres):
 
 # -- the load generator and what it sends ---------------------------------------------
 
-def load_cmd(broker, **kw):
+def load_cmd(broker, group=GROUP, **kw):
     binary = os.environ.get("SPARKPLUG_LOAD")
     assert binary, "SPARKPLUG_LOAD not set (run through ctest)"
-    args = [binary, "--host", "127.0.0.1", "--port", str(broker.port), "--group", GROUP]
+    args = [binary, "--host", "127.0.0.1", "--port", str(broker.port), "--group", group]
     for k, v in kw.items():
         flag = "--" + k.replace("_", "-")
         if v is True:
@@ -55,8 +58,8 @@ def load_cmd(broker, **kw):
     return args
 
 
-def run_load(broker, timeout=300, **kw):
-    r = subprocess.run(load_cmd(broker, **kw), capture_output=True, text=True, timeout=timeout)
+def run_load(broker, timeout=300, group=GROUP, **kw):
+    r = subprocess.run(load_cmd(broker, group=group, **kw), capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(r.stdout)
 
@@ -99,7 +102,7 @@ def expected_rows(prefix, nodes, devices, metrics, messages, ts_base, first_node
     return rows
 
 
-def compare_stored(pg, tmp_path, prefix, rows, table="expected"):
+def compare_stored(pg, tmp_path, prefix, rows, table="expected", group=GROUP):
     """(missing, extra, stored) of the rows of edge nodes named prefix*: missing are
     expected rows not stored with their value, extra stored rows not expected."""
     path = os.path.join(str(tmp_path), table + ".csv")
@@ -112,7 +115,7 @@ def compare_stored(pg, tmp_path, prefix, rows, table="expected"):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     scope = ("(SELECT edge_node, device, metric, ts_ms, coalesce(v_int::text, v_double::text, v_bool::text, v_text)"
-             " AS value FROM samples WHERE group_id = '%s' AND edge_node LIKE '%s%%' AND device <> '') s" % (GROUP, prefix))
+             " AS value FROM samples WHERE group_id = '%s' AND edge_node LIKE '%s%%' AND device <> '') s" % (group, prefix))
     missing = pg.scalar("SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) m" % (table, scope))
     extra = pg.scalar("SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) x" % (scope, table))
     stored = pg.scalar("SELECT count(*) FROM %s" % scope)
@@ -392,3 +395,53 @@ def test_thousand_nodes_reconnect(tmp_path, broker, pg, make_host):
             unexpected=extra, stale_deaths=host.metric("community_host_stale_deaths_total"))
     assert online_in_host == n
     assert (missing, extra, stored) == (0, 0, len(rows))
+
+
+def test_two_instances(tmp_path, broker, pg, make_host, make_subscriber):
+    sub = make_subscriber(broker)
+    hosts = {"huacao": make_host(broker, pg, ["huacao"], name="host-a", host_id="host-a"),
+             "xinhong": make_host(broker, pg, ["xinhong"], name="host-b", host_id="host-b")}
+    for h in hosts.values():
+        assert wait_until(lambda: metric_or_none(h, "community_host_database_up") == 1, 20), h.log_text()
+    online = lambda hid: [json.loads(m.raw)["online"] for m in sub.snapshot() if m.topic == "spBv1.0/STATE/" + hid]
+    assert wait_until(lambda: online("host-a")[-1:] == [True] and online("host-b")[-1:] == [True], 20)
+    ts_base = int(time.time() * 1000) - 3600 * 1000
+    nodes, devices, metrics, messages = 10, 2, 6, 300
+    loads = {g: subprocess.Popen(load_cmd(broker, group=g, nodes=nodes, devices=devices, metrics=metrics,
+                                          messages=messages, rate=2000, ts_base=ts_base, prefix="ti-", window=50),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for g in hosts}
+    # One instance killed -9 under load and started again: the other goes on alone.
+    h = hosts["xinhong"]
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM samples WHERE group_id = 'xinhong'") > 0, 30)
+    h.kill()
+    assert wait_until(lambda: online("host-b")[-1:] == [False], 20)  # its will
+    a_before = pg.scalar("SELECT count(*) FROM samples WHERE group_id = 'huacao'")
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM samples WHERE group_id = 'huacao'") > a_before, 20)
+    h.start()
+    summaries = {}
+    for g, p in loads.items():
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, out + err
+        summaries[g] = json.loads(out)
+    rows = expected_rows("ti-", nodes, devices, metrics, messages, ts_base)
+    result = {}
+    for g, host in hosts.items():
+        assert wait_until(lambda: pg.scalar("SELECT count(*) FROM samples WHERE group_id = '%s' AND device <> ''"
+                                            % g) >= len(rows), 120), host.log_text()[-3000:]
+        result[g] = compare_stored(pg, tmp_path, "ti-", rows, table="expected_" + g, group=g)
+    # Each instance tracks exactly its own group's edge nodes.
+    tracked = {}
+    for g, host in hosts.items():
+        tracked[g] = sorted({dict(labels)["group"] for (name, labels), v in host.metrics().items()
+                             if name == "community_host_edge_node_online"})
+    figures("two host instances, split by group", instances=2,
+            load="per group %d nodes x %d devices x %d metrics, %d DDATA per node" % (nodes, devices, metrics,
+                                                                                     messages),
+            accepted={g: s["acked_metrics"] for g, s in summaries.items()},
+            expected_rows_per_group=len(rows),
+            lost_unexpected_stored={g: r for g, r in result.items()},
+            groups_tracked=tracked)
+    for g in hosts:
+        assert summaries[g]["complete"]
+        assert result[g] == (0, 0, len(rows))
+        assert tracked[g] == [g]

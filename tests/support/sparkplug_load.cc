@@ -300,7 +300,10 @@ class Load {
     int one = 1;
     ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
-    std::string id = o_.client_prefix + std::to_string(o_.first_node) + "-" + std::to_string(ci);
+    // Unique per group and node prefix: two generators on one broker must not take over
+    // each other's connections.
+    std::string id = o_.client_prefix + o_.group + "-" + o_.prefix + std::to_string(o_.first_node) + "-" +
+                     std::to_string(ci);
     if (c.nodes.size() == 1) {
       // An edge node of its own: its NDEATH is the connection's will, as a gateway's is.
       mq::Will will{Topic(o_, "NDEATH", nodes_[size_t(c.nodes[0])], -1), DeathPayload(o_), 1, false};
