@@ -48,6 +48,15 @@ def rss_kib(pid):
     return 0
 
 
+def proc_cpu(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -100,19 +109,41 @@ class Bench:
         t1 = time.monotonic()
         s1 = [(self.stored(h), self.commits(h)) for h, _, _ in pairs]
         cpu1 = [self.cpu(h) for h, _, _ in pairs]
+        o1 = self.others_cpu(procs)
         time.sleep(seconds - warm - 2)
         t2 = time.monotonic()
         s2 = [(self.stored(h), self.commits(h)) for h, _, _ in pairs]
         cpu2 = [self.cpu(h) for h, _, _ in pairs]
+        o2 = self.others_cpu(procs)
         outs = [json.loads(p.communicate(timeout=600)[0] or "{}") for p in procs]
         dt = t2 - t1
         # What the broker still holds is drained before the next phase measures anything.
         for (_, _, prefix), o in zip(pairs, outs):
             assert wait_until(lambda: self.pg.scalar("SELECT count(*) FROM samples WHERE edge_node LIKE '%s%%' AND"
                                                      " device <> ''" % prefix) >= o.get("acked_metrics", 0), 300)
+        self.last_cpu = {k: round((o2[k] - o1[k]) / dt, 3) for k in o1}  # cores busy, on average
         return [{"samples_per_s": (b[0] - a[0]) / dt, "commits_per_s": (b[1] - a[1]) / dt,
                  "host_cpu": (c2 - c1) / dt, "generator_acked_per_s": o.get("metrics_per_s")}
                 for a, b, c1, c2, o in zip(s1, s2, cpu1, cpu2, outs)]
+
+    def others_cpu(self, procs):
+        """CPU seconds so far of the bench's PostgreSQL (postmaster and its children),
+        mosquitto and the generators: where the machine's time goes."""
+        with open(os.path.join(self.pg.data, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        out = {"postgres": 0.0, "mosquitto": proc_cpu(self.broker.proc.pid),
+               "generators": sum(proc_cpu(p.pid) for p in procs)}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parts = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(d) == postmaster or int(parts[1]) == postmaster:
+                out["postgres"] += (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        return out
 
     @staticmethod
     def cpu(h):
@@ -180,6 +211,7 @@ def main():
         h1 = b.host("host-a", ["g1"])
         if "one" not in skip:
             res["one_instance"] = b.sustained([(h1, "g1", "s1-")], a.seconds)[0]
+            res["one_instance"]["cpu_others"] = b.last_cpu
             print(json.dumps({"one_instance": res["one_instance"]}), flush=True)
         if "lag" not in skip:
             res["lag"] = b.lag(h1, "g1", "l1-", a.lag_rate, a.seconds)
@@ -190,7 +222,8 @@ def main():
         if "two" not in skip:
             h2 = b.host("host-b", ["g2"])
             two = b.sustained([(h1, "g1", "t1-"), (h2, "g2", "t2-")], a.seconds)
-            res["two_instances"] = {"each": two, "sum_samples_per_s": sum(x["samples_per_s"] for x in two)}
+            res["two_instances"] = {"each": two, "sum_samples_per_s": sum(x["samples_per_s"] for x in two),
+                                    "cpu_others": b.last_cpu}
             print(json.dumps({"two_instances": res["two_instances"]}), flush=True)
     finally:
         res["load_after"] = loadavg()
