@@ -111,6 +111,20 @@ bool HostLoop::Drain() {
   }
 }
 
+bool HostLoop::RestoreCatalog() {
+  if (catalog_restored_) return true;
+  if (SteadyMs() < next_db_retry_ms_) return false;
+  auto c = store_.LoadCatalog(config_.groups);
+  if (!c.ok()) {
+    next_db_retry_ms_ = SteadyMs() + 1000;
+    return false;
+  }
+  for (const auto& d : *c) session_.RestoreDeclaration(d.node, d.device, d.decl);
+  catalog_restored_ = true;
+  if (!c->empty()) spdlog::info("{} metric declarations of stored births restored", c->size());
+  return true;
+}
+
 void HostLoop::SendRebirths(std::vector<NodeRef>& refs) {
   for (const auto& r : refs) {
     gateway::codec::Payload p;
@@ -263,7 +277,9 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
     const int64_t deadline = session_.NextDeadline();
     if (deadline != INT64_MAX) timeout = int(std::clamp<int64_t>(deadline - NowMs(), 0, timeout));
     // Reading stops while a batch waits for the database: the broker holds the rest.
-    const bool read = db_ok_ || pending_messages_ < config_.max_batch_messages;
+    // Nothing is read before the stored births' aliases are known: a redelivered
+    // message by alias would otherwise be unresolvable, and acknowledged unstored.
+    const bool read = (db_ok_ || pending_messages_ < config_.max_batch_messages) && RestoreCatalog();
     if (read && pending_messages_ < config_.max_batch_messages) {
       if (!link_.Read(timeout).ok() || !Drain()) {
         link_.Close();
@@ -285,7 +301,8 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
     const int64_t now_steady = SteadyMs();
     if (link_.open() && now_steady - link_.last_send_ms() >= int64_t(config_.keep_alive_s) * 500)
       link_.Send(mqtt_subscriber::EncodePingReq());
-    if (link_.open() && now_steady - link_.last_receive_ms() >= int64_t(config_.keep_alive_s) * 1500) {
+    if (link_.open() && catalog_restored_ &&
+        now_steady - link_.last_receive_ms() >= int64_t(config_.keep_alive_s) * 1500) {
       spdlog::warn("broker silent for 1.5 keep-alive periods: reconnecting");
       link_.Close();
     }

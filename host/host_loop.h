@@ -43,6 +43,7 @@ class HostLoop {
   bool Drain();            // parse what was read; false on a broken connection
   void Flush();            // commit pending, then acknowledge
   void SendRebirths(std::vector<NodeRef>& refs);
+  bool RestoreCatalog();   // the stored births' aliases, once, before the first message
   void LogStats();
   std::string RenderMetrics() const;
 
@@ -65,6 +66,7 @@ class HostLoop {
   HostMetrics* metrics_;
   double last_lag_s_ = 0;      // taken -> committed, the newest live sample of the last commit
   int64_t next_metrics_ms_ = 0;
+  bool catalog_restored_ = false;
 };
 
 }  // namespace host

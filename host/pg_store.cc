@@ -367,6 +367,29 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
   return result;
 }
 
+gateway::Result<std::vector<PgStore::Declaration>> PgStore::LoadCatalog(const std::vector<std::string>& groups) {
+  if (auto s = Ensure(); !s.ok()) return s;
+  const std::string g = TextArray(groups);
+  const char* p[] = {g.c_str()};
+  PgResult r(PQexecParams(conn_,
+                          "SELECT group_id, edge_node, device, metric, datatype, coalesce(alias, -1) FROM metric_catalog"
+                          " WHERE group_id = ANY($1::text[]) ORDER BY birth_ms",
+                          1, nullptr, p, nullptr, nullptr, 0));
+  if (r.status() != PGRES_TUPLES_OK) return Fail("reading the metric catalogue");
+  std::vector<Declaration> out;
+  out.reserve(size_t(PQntuples(r.r)));
+  for (int i = 0; i < PQntuples(r.r); ++i) {
+    Declaration d;
+    d.node = {PQgetvalue(r.r, i, 0), PQgetvalue(r.r, i, 1)};
+    d.device = PQgetvalue(r.r, i, 2);
+    d.decl.name = PQgetvalue(r.r, i, 3);
+    d.decl.datatype = uint32_t(std::strtoul(PQgetvalue(r.r, i, 4), nullptr, 10));
+    d.decl.alias = std::strtoll(PQgetvalue(r.r, i, 5), nullptr, 10);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 gateway::Result<int> PgStore::DropExpired(int64_t now_ms, uint32_t retention_days) {
   if (auto s = Ensure(); !s.ok()) return s;
   PgResult r(PQexec(conn_,

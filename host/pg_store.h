@@ -43,6 +43,14 @@ class PgStore {
 
   gateway::Result<CommitResult> Commit(const std::vector<SampleRow>& samples, const std::vector<LifecycleEvent>& events,
                                        int64_t now_ms);
+  // The metric declarations of the stored births of these groups, oldest birth first
+  // (a later birth's alias wins when replayed in this order).
+  struct Declaration {
+    NodeRef node;
+    std::string device;
+    MetricDecl decl;
+  };
+  gateway::Result<std::vector<Declaration>> LoadCatalog(const std::vector<std::string>& groups);
   // Drops sample partitions whose whole day is older than now - retention_days.
   gateway::Result<int> DropExpired(int64_t now_ms, uint32_t retention_days);
 

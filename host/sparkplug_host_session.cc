@@ -239,6 +239,13 @@ int64_t SparkplugHostSession::NextDeadline() const {
   return d;
 }
 
+void SparkplugHostSession::RestoreDeclaration(const NodeRef& ref, const std::string& device, const MetricDecl& decl) {
+  if (groups_.count(ref.group) == 0) return;
+  Node& n = nodes_[ref];
+  if (decl.alias >= 0) n.aliases[uint64_t(decl.alias)] = decl;
+  n.types[TypeKey(device, decl.name)] = decl.datatype;
+}
+
 std::vector<NodeView> SparkplugHostSession::Nodes() const {
   std::vector<NodeView> v;
   for (const auto& [ref, n] : nodes_) v.push_back({ref, n.online, n.born, n.bd_seq, n.last_heard_ms});

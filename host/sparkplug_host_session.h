@@ -91,6 +91,12 @@ class SparkplugHostSession {
   // The earliest instant Tick has something to do, or INT64_MAX.
   int64_t NextDeadline() const;
 
+  // A declaration of a birth committed before this process started (the store's
+  // metric_catalog), so that data by alias alone that the broker redelivers after a
+  // host restart, ahead of any new birth, still resolves. The node stays unborn: its
+  // data still asks for a rebirth.
+  void RestoreDeclaration(const NodeRef& ref, const std::string& device, const MetricDecl& decl);
+
   const SessionStats& stats() const { return stats_; }
   std::vector<NodeView> Nodes() const;
 

@@ -44,7 +44,7 @@ class Mosquitto:
     a publisher sends before the subscriber has reconnected)."""
 
     def __init__(self, workdir, name="mosquitto", persistence=False, username=None, password=None, tls=None,
-                 bind=("127.0.0.1",), host="127.0.0.1", prefix=()):
+                 bind=("127.0.0.1",), host="127.0.0.1", prefix=(), extra_conf=()):
         self.binary = find_mosquitto()
         if self.binary is None:
             raise RuntimeError("mosquitto not found")
@@ -64,6 +64,8 @@ class Mosquitto:
         self.bind = list(bind)
         self.host = host
         self.prefix = list(prefix)
+        # Further mosquitto.conf lines (the host benchmark's max_inflight_messages).
+        self.extra_conf = list(extra_conf)
         self.proc = None
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
@@ -112,6 +114,7 @@ class Mosquitto:
                       "certfile %s" % self.tls["certfile"],
                       "keyfile %s" % self.tls["keyfile"],
                       "require_certificate %s" % ("true" if self.tls.get("require_certificate") else "false")]
+        lines += self.extra_conf
         with open(self.conf_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
