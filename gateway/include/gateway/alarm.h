@@ -39,4 +39,14 @@ struct Alarm {
   bool operator==(const Alarm&) const = default;
 };
 
+// Told of every alarm change once it is committed to the buffer (raised, a press folded
+// in, escalated, acknowledged), with the alarm as it now is. Called on the core's
+// event-loop thread; must not block (an output that does I/O posts it to its own
+// thread or strand).
+class AlarmListener {
+ public:
+  virtual ~AlarmListener() = default;
+  virtual void OnAlarmChanged(const Alarm& alarm) = 0;
+};
+
 }  // namespace gateway

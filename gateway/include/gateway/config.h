@@ -29,6 +29,7 @@ enum class SensorKind {
   kChargePoint,      // connector/{n}/status|power_kw|energy_kwh
   kEquipment,        // in_use: one piece of fitness equipment
   kFeedbackTerminal, // button/{name}_total counters or press events: residents' satisfaction
+  kCallButton,       // pressed (Boolean state) or action (String event): emergency calls (gateway/alarm)
 };
 const char* SensorKindName(SensorKind k);
 
@@ -61,6 +62,15 @@ struct SensorConfig {
                                      // (simulator, modbus; at least 300 s), 3600 s for mqtt and http
   std::vector<FeedbackButton> buttons;  // feedback terminals: default DefaultFeedbackButtons()
   double repeat_interval_s = 5;         // feedback terminals: presses this close count once; 0 = all
+  // Where the sensor is (room, bed, flat): shown with its alarms. Any kind may have one.
+  std::string location;
+  // Call buttons: the `action` values that are a call, and those that are a test press
+  // (zigbee2mqtt's actions of SOS buttons and pull cords).
+  std::vector<std::string> call_actions = {"emergency", "sos", "panic", "single"};
+  std::vector<std::string> test_actions = {"test"};
+  // Call buttons: presses within these local periods are test presses (the weekly test
+  // of the cords); empty: none.
+  std::vector<OpeningPeriod> test_hours;
   int line = 0;
 };
 
@@ -283,6 +293,29 @@ struct HistoryConfig {
   int late_days = 7;
 };
 
+// Emergency calls (gateway/alarm, docs/wire-format.md "Alarms").
+struct AlarmEscalationConfig {
+  // A Modbus coil (a light or buzzer in the station) switched on while an alarm is
+  // escalated, off when none is: a device of drivers.modbus (which owns the connection).
+  std::string coil_device;
+  uint32_t coil_address = 0;  // 0-based protocol address
+  int coil_line = 0;
+  // An HTTP(S) URL on the LAN (the duty phone's app) that gets a JSON POST per
+  // escalation and per acknowledgement of an escalated alarm.
+  std::string webhook_url;
+  std::string webhook_token;  // bearer token; secret: never logged; or webhook_token_file
+  int webhook_timeout_ms = 3000;
+  int webhook_retries = 5;    // attempts after the first, with backoff (1 s doubling)
+  int webhook_line = 0;
+};
+
+struct AlarmsConfig {
+  double repeat_window_s = 60;    // presses of one sensor this close fold into one alarm
+  double reannounce_s = 30;       // an open alarm is published again this often
+  double escalate_after_s = 60;   // not acknowledged by then: the local outputs fire
+  AlarmEscalationConfig escalation;
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -312,6 +345,7 @@ struct Config {
   DriversConfig drivers;  // modbus, mqtt, http (see drivers/)
   WebConfig web;
   HistoryConfig history;
+  AlarmsConfig alarms;
 };
 
 // What a gateway still lacks before it measures or forwards anything, as "key: what"
