@@ -67,6 +67,9 @@ struct Reading {
   Value value;
   int64_t ts_ms = 0;      // UTC epoch milliseconds, when the value was taken
   Quality quality = Quality::kGood;
+  // Delivered again by its source, not a fresh observation: a retained MQTT message.
+  // Only the call-button rules look at it (a replayed press is a phantom); not stored.
+  bool replayed = false;
 
   // The Sparkplug metric name under the facility's device.
   std::string MetricName() const {
