@@ -153,6 +153,10 @@ PointType AutoType(const std::string& point) {
   if (point.rfind("button/", 0) == 0 && EndsWith(point, "_total")) return PointType::kUInt64;
   if (point == "occupancy") return PointType::kUInt32;
   if (point == "occupied" || point == "in_use") return PointType::kBool;
+  // Call buttons and alarm points (docs/wire-format.md, "Alarms"): a Modbus input's 0/1
+  // or a JSON "on" is still a Boolean, and a zigbee2mqtt action a String.
+  if (point == "pressed" || point.rfind("alarm/", 0) == 0) return PointType::kBool;
+  if (point == "action") return PointType::kString;
   if (point.rfind("connector/", 0) == 0) {
     if (EndsWith(point, "/status")) return PointType::kString;
     if (EndsWith(point, "/power_kw")) return PointType::kFloat;

@@ -294,12 +294,42 @@ class SparkplugSubscriber:
         info = self.client.publish("spBv1.0/%s/NCMD/%s" % (group, edge), p.SerializeToString(), qos=0)
         info.wait_for_publish()
 
+    def publish_alarm_ack(self, group, edge, facility, alarm_id, by=None):
+        """The host's DCMD alarms/acknowledge (docs/wire-format.md, "Alarms")."""
+        p = Payload()
+        p.timestamp = int(time.time() * 1000)
+        for name, value in (("alarms/acknowledge", alarm_id), ("alarms/acknowledged_by", by)):
+            if value is None:
+                continue
+            m = p.metrics.add()
+            m.name = name
+            m.timestamp = p.timestamp
+            m.datatype = 12
+            m.string_value = value
+        info = self.client.publish("spBv1.0/%s/DCMD/%s/%s" % (group, edge, facility), p.SerializeToString(), qos=1)
+        info.wait_for_publish()
+
     def publish_state(self, host_id, online, timestamp_ms=None, retain=True):
         ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         body = json.dumps({"online": bool(online), "timestamp": ts}).encode()
         info = self.client.publish("spBv1.0/STATE/%s" % host_id, body, qos=1, retain=retain)
         info.wait_for_publish()
         return ts
+
+
+def alarm_rows(messages, device=None):
+    """Every alarms/events row received (DDATA and DBIRTH), in arrival order, each with
+    the message's type, its arrival time (monotonic) and the metric's timestamp."""
+    out = []
+    for m in messages:
+        if m.type not in ("DDATA", "DBIRTH") or (device and m.device != device):
+            continue
+        for x in m.metrics:
+            if x["name"] == "alarms/events":
+                for row in x["value"]:
+                    out.append(dict(row, _type=m.type, _arrived=m.arrived, _ts=x["timestamp"],
+                                    _historical=x["is_historical"], _device=m.device))
+    return out
 
 
 def by_type(messages, *types):
