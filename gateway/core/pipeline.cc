@@ -274,6 +274,8 @@ Status Pipeline::CommitNow() {
   Status s;
   const bool state_changed = state != committed_state_;
   const bool alarm_write = alarms_ && alarms_->HasChanges();
+  const auto commit_started = std::chrono::steady_clock::now();
+  const uint64_t deletes_before = outbox_.pending_ack_rows();
   const bool wrote_alarms = !alarm_rows.empty() && !(rows.empty() && !state_changed && !alarm_write);
   if (rows.empty() && !state_changed && !alarm_write) {
     // Only deletes: nothing that was accepted depends on this commit.
@@ -304,7 +306,18 @@ Status Pipeline::CommitNow() {
     stats_.accepted += raw_count;
     stats_.derived += derived_count;
     ++stats_.commits;
-    if (wrote_alarms) alarms_->Committed(clock_.NowMs());
+    if (wrote_alarms) {
+      // How long an emergency call waited for its own commit: the disk's part of the
+      // press-to-broker latency (bench/alarm_latency.py).
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                              commit_started).count();
+      if (alarm_write) {
+        spdlog::log(took >= 250 ? spdlog::level::warn : spdlog::level::debug,
+                    "pipeline: alarm changes committed in {} ms ({} rows, {} acknowledged deletes)", took,
+                    rows.size(), deletes_before);
+      }
+      alarms_->Committed(clock_.NowMs());
+    }
   } else {
     // Nothing of this batch is on disk: the model goes back to what is, the drivers
     // hear that their readings were not accepted (and offer them again), and what the
