@@ -28,6 +28,7 @@
 
 #include "core/facility_model.h"
 #include "core/pipeline.h"
+#include "gateway/alarm.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/driver.h"
@@ -93,7 +94,9 @@ struct Sources {
   std::function<AlarmOutputCounters()> alarm_outputs = {};
 };
 
-class WebServer {
+// Also an AlarmListener: an alarm change is pushed to open pages at once rather than at
+// the next push interval, so a press shows well within a second.
+class WebServer final : public AlarmListener {
  public:
   WebServer(boost::asio::io_context& io, const Config& config, Sources sources);
   ~WebServer();
@@ -107,6 +110,8 @@ class WebServer {
 
   // Feed for the publish latency histogram (MqttUplink::set_publish_latency_observer).
   void ObservePublishLatency(double seconds) { latency_.Observe(seconds); }
+
+  void OnAlarmChanged(const Alarm&) override { Push(); }
 
   // Exposed for tests: the bodies the routes serve.
   std::string StatusJson();
