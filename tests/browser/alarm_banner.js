@@ -6,7 +6,8 @@
 //
 // PRESSES_JSON: {"call": body, "second": body, "test": body}: HTTP ingest bodies of a
 // real press (its sensor escalates first), a press of another sensor, a test press.
-// Each body's "sensor" names the sensor the banner must show.
+// Each body's "sensor" names the sensor the banner must show. INGEST_TOKEN in the
+// environment: the ingest's bearer token.
 "use strict";
 const { chromium } = require("playwright-core");
 
@@ -14,8 +15,9 @@ const [url, ingestUrl, pressesJson, screenshot, executablePath = "/usr/bin/chrom
 const presses = JSON.parse(pressesJson);
 
 async function post(body) {
-  const r = await fetch(ingestUrl, { method: "POST", headers: { "Content-Type": "application/json" },
-                                     body: JSON.stringify(body) });
+  const headers = { "Content-Type": "application/json" };
+  if (process.env.INGEST_TOKEN) headers.Authorization = "Bearer " + process.env.INGEST_TOKEN;
+  const r = await fetch(ingestUrl, { method: "POST", headers, body: JSON.stringify(body) });
   if (r.status !== 200 && r.status !== 204) throw new Error("ingest answered " + r.status + ": " + (await r.text()));
 }
 
