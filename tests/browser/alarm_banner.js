@@ -50,7 +50,10 @@ function item(sensor) { return "#alarm-list li[data-id^='" + sensor + "-']"; }
     // A real call: on the page within the push, raised, then escalated with the beep.
     const call = presses.call.sensor;
     result.appear_ms = await pressAndWait(page, presses.call, item(call));
-    result.banner_top = await page.evaluate(() => document.getElementById("alarms").getBoundingClientRect().top);
+    result.banner = await page.evaluate(() => ({
+      top: document.getElementById("alarms").getBoundingClientRect().top,
+      header_bottom: document.querySelector("header").getBoundingClientRect().bottom,
+      main_top: document.querySelector("main").getBoundingClientRect().top }));
     result.first = await page.$eval(item(call), (li) => ({ state: li.dataset.state, text: li.innerText,
       background: getComputedStyle(document.getElementById("alarms")).backgroundColor }));
     const t0 = Date.now();

@@ -111,7 +111,8 @@ class Probe:
         return self.proc.returncode
 
     def logtext(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text()
 
 
@@ -167,6 +168,7 @@ def test_webhook_posts_escalation_and_acknowledgement(tmp_path, receiver):
         assert [(b["event"], b["alarm"]["id"]) for b in bodies] == [
             ("escalated", "cord-1-1700000000000"), ("acknowledged", "cord-1-1700000000000"),
             ("escalated", "cord-3-1700000003000")]
+        assert wait_until(lambda: probe.stats()["sent"] == 3, 5)
         s = probe.stats()
         assert (s["sent"], s["failed"], s["attempts"], s["dropped"]) == (3, 0, 3, 0)
     finally:
