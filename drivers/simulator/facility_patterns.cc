@@ -247,6 +247,7 @@ class FacilitySim {
           for (size_t b = 0; b < sc.buttons.size(); ++b) s.presses.push_back(uint64_t(s.values.UniformInt(100, 3000)));
           feedback_terminals_.push_back(sensors_.size());
           break;
+        case SensorKind::kCallButton:  // idle: nobody calls in a simulation
         case SensorKind::kOccupancy:
           break;
       }
@@ -598,6 +599,10 @@ class FacilitySim {
             point.append(s.cfg.buttons[b].name).append("_total");
             add(s, std::move(point), uint64_t(s.presses[b]));
           }
+          break;
+        case SensorKind::kCallButton:
+          // An idle cord reports its state like a polled input; the simulator never calls.
+          add(s, "pressed", false);
           break;
         case SensorKind::kChargePoint:
           for (size_t n = 0; n < s.connectors.size(); ++n) {

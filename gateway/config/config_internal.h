@@ -33,6 +33,7 @@ struct ParseInfo {
   std::string http_token_file;
   std::string web_password_file;
   std::string ocpp_salt_file;  // drivers.ocpp.id_tag_salt_file
+  std::string webhook_token_file;  // alarms.escalation.webhook.token_file
 
   bool Has(const std::string& path) const { return lines.count(path) != 0; }
 };

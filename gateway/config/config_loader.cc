@@ -59,6 +59,7 @@ constexpr SensorKindEntry kSensorKinds[] = {
     {SensorKind::kSeat, "seat"},                    {SensorKind::kMealTerminal, "meal_terminal"},
     {SensorKind::kCheckinTerminal, "checkin_terminal"}, {SensorKind::kChargePoint, "charge_point"},
     {SensorKind::kEquipment, "equipment"},          {SensorKind::kFeedbackTerminal, "feedback_terminal"},
+    {SensorKind::kCallButton, "call_button"},
 };
 
 constexpr const char* kDayNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -189,6 +190,49 @@ class Parser {
         {"drivers", [&](const YAML::Node& v, const std::string& p) { Drivers(v, p); }},
         {"web", [&](const YAML::Node& v, const std::string& p) { Web(v, p); }},
         {"history", [&](const YAML::Node& v, const std::string& p) { History(v, p); }},
+        {"alarms", [&](const YAML::Node& v, const std::string& p) { Alarms(v, p); }},
+    });
+  }
+
+  // alarms (gateway/alarm): emergency calls and their local escalation.
+  void Alarms(const YAML::Node& node, const std::string& path) {
+    AlarmsConfig& a = config_->alarms;
+    AlarmEscalationConfig& e = a.escalation;
+    Map(node, path, {
+        {"repeat_window_s", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &a.repeat_window_s); }},
+        {"reannounce_s", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &a.reannounce_s); }},
+        {"escalate_after_s", [&](const YAML::Node& v, const std::string& p) { Double(v, p, &a.escalate_after_s); }},
+        {"escalation",
+         [&](const YAML::Node& v, const std::string& p) {
+           Map(v, p, {
+               {"coil",
+                [&](const YAML::Node& cv, const std::string& cp) {
+                  Map(cv, cp, {
+                      {"device", [&](const YAML::Node& x, const std::string& xp) { String(x, xp, &e.coil_device); }},
+                      {"address", [&](const YAML::Node& x, const std::string& xp) { Int(x, xp, &e.coil_address); }},
+                  });
+                }},
+               {"webhook",
+                [&](const YAML::Node& wv, const std::string& wp) {
+                  Map(wv, wp, {
+                      {"url", [&](const YAML::Node& x, const std::string& xp) { String(x, xp, &e.webhook_url); }},
+                      {"token", [&](const YAML::Node& x, const std::string& xp) { String(x, xp, &e.webhook_token); }},
+                      {"token_file",
+                       [&](const YAML::Node& x, const std::string& xp) { String(x, xp, &info_->webhook_token_file); }},
+                      {"timeout_ms",
+                       [&](const YAML::Node& x, const std::string& xp) { Int(x, xp, &e.webhook_timeout_ms); }},
+                      {"retries", [&](const YAML::Node& x, const std::string& xp) { Int(x, xp, &e.webhook_retries); }},
+                  });
+                }},
+           });
+         }},
+    });
+  }
+
+  void Strings(const YAML::Node& v, const std::string& p, std::vector<std::string>* out) {
+    Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int) {
+      std::string s;
+      if (String(item, ip, &s)) out->push_back(s);
     });
   }
 
@@ -633,7 +677,7 @@ class Parser {
            }
            Error(p, "unknown sensor kind " + Quoted(k) +
                         "; expected door_counter, occupancy, seat, meal_terminal, checkin_terminal, "
-                        "charge_point, equipment or feedback_terminal");
+                        "charge_point, equipment, feedback_terminal or call_button");
          }},
         {"driver", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->driver); }},
         {"connectors", [&](const YAML::Node& v, const std::string& p) { Int(v, p, &s->connectors); }},
@@ -653,6 +697,26 @@ class Parser {
          }},
         {"repeat_interval_s",
          [&](const YAML::Node& v, const std::string& p) { Double(v, p, &s->repeat_interval_s); }},
+        {"location", [&](const YAML::Node& v, const std::string& p) { String(v, p, &s->location); }},
+        {"call_actions",
+         [&](const YAML::Node& v, const std::string& p) {
+           s->call_actions.clear();
+           Strings(v, p, &s->call_actions);
+         }},
+        {"test_actions",
+         [&](const YAML::Node& v, const std::string& p) {
+           s->test_actions.clear();
+           Strings(v, p, &s->test_actions);
+         }},
+        {"test_hours",
+         [&](const YAML::Node& v, const std::string& p) {
+           Seq(v, p, [&](const YAML::Node& item, const std::string& ip, int line) {
+             OpeningPeriod period;
+             period.line = line;
+             Period(item, ip, &period);
+             s->test_hours.push_back(period);
+           });
+         }},
     });
   }
 

@@ -122,6 +122,7 @@ class Checker {
     Facilities();
     Drivers();
     Web();
+    Alarms();
     Secrets();
   }
 
@@ -394,6 +395,93 @@ class Checker {
     }
   }
 
+  // Call buttons: the actions are short words, and a test period is a well-formed
+  // opening period. location is free text for people (any kind), but it is on the wire.
+  void CallButton(const std::string& sp, const SensorConfig& s) {
+    if (s.location.size() > 200) Error(sp + ".location", "at most 200 bytes");
+    if (s.kind != SensorKind::kCallButton) {
+      for (const char* key : {".call_actions", ".test_actions", ".test_hours"}) {
+        if (info_.Has(sp + key)) {
+          Error(sp + key, std::string("only for kind call_button, not ") + SensorKindName(s.kind));
+        }
+      }
+      return;
+    }
+    if (s.call_actions.empty() && info_.Has(sp + ".call_actions")) {
+      Error(sp + ".call_actions", "needs at least one action (a call button that cannot call)");
+    }
+    for (const auto* list : {&s.call_actions, &s.test_actions}) {
+      const char* key = list == &s.call_actions ? ".call_actions" : ".test_actions";
+      for (const auto& a : *list) {
+        if (a.empty() || a.size() > 64) Error(sp + key, "actions are 1 to 64 bytes, got '" + a.substr(0, 64) + "'");
+      }
+    }
+    for (const auto& a : s.call_actions) {
+      for (const auto& t : s.test_actions) {
+        if (a == t) Error(sp + ".test_actions", "'" + a + "' is also a call action");
+      }
+    }
+    for (size_t k = 0; k < s.test_hours.size(); ++k) {
+      const std::string op = sp + ".test_hours[" + std::to_string(k) + "]";
+      if (info_.bad.count(op)) continue;
+      if (!info_.Has(op + ".open")) Error(op + ".open", "required (\"HH:MM\")");
+      if (!info_.Has(op + ".close")) Error(op + ".close", "required (\"HH:MM\")");
+    }
+  }
+
+  // alarms: the windows are seconds a person waits, and the escalation outputs must
+  // name things that exist.
+  void Alarms() {
+    const AlarmsConfig& a = c_.alarms;
+    auto seconds = [&](const char* key, double v, double lo, double hi) {
+      if (!(v >= lo && v <= hi)) {
+        Error(std::string("alarms.") + key,
+              "must be between " + Trimmed(lo) + " and " + Trimmed(hi) + " seconds, got " + Trimmed(v));
+      }
+    };
+    seconds("repeat_window_s", a.repeat_window_s, 0, 3600);
+    seconds("reannounce_s", a.reannounce_s, 1, 3600);
+    seconds("escalate_after_s", a.escalate_after_s, 0, 86400);
+    AlarmEscalationConfig& e = c_.alarms.escalation;
+    const std::string cp = "alarms.escalation.coil";
+    if (info_.Has(cp) && !info_.bad.count(cp)) {
+      if (e.coil_device.empty()) {
+        Error(cp + ".device", "required: the id of a drivers.modbus device");
+      } else {
+        bool found = false;
+        for (const auto& d : c_.drivers.modbus.devices) found = found || d.id == e.coil_device;
+        if (!found) Error(cp + ".device", "no drivers.modbus device '" + e.coil_device + "'");
+      }
+      Range(cp + ".address", e.coil_address, 0, 65535);
+    }
+    const std::string wp = "alarms.escalation.webhook";
+    if (!info_.webhook_token_file.empty()) {
+      if (!e.webhook_token.empty()) {
+        Error(wp + ".token_file", "give either token or token_file, not both");
+      } else {
+        auto text = ReadSmallFile(info_.webhook_token_file, kMaxPasswordFileBytes);
+        if (!text.ok()) {
+          Error(wp + ".token_file", text.status().message());
+        } else {
+          std::string t = std::move(text.value());
+          while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+          if (t.empty()) Error(wp + ".token_file", "'" + info_.webhook_token_file + "' is empty");
+          e.webhook_token = std::move(t);
+        }
+      }
+    }
+    if (info_.Has(wp) && !info_.bad.count(wp)) {
+      const std::string& u = e.webhook_url;
+      if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+        Error(wp + ".url", "required: an http:// or https:// URL");
+      } else if (u.find('@') != std::string::npos) {
+        Error(wp + ".url", "credentials in the URL are not supported; use token_file");
+      }
+      Range(wp + ".timeout_ms", e.webhook_timeout_ms, 100, 60000);
+      Range(wp + ".retries", e.webhook_retries, 0, 100);
+    }
+  }
+
   // A feedback terminal's buttons: 2..10, each with an id-like name (it is in metric
   // names) and a score; names and scores distinct (a tablet may post the score). Every
   // terminal of a facility has the same buttons, or the facility's shares and index
@@ -513,8 +601,8 @@ class Checker {
         }
         if (!info_.Has(sp + ".kind")) {
           Error(sp + ".kind",
-                "required: door_counter, occupancy, seat, meal_terminal, checkin_terminal, charge_point, equipment "
-                "or feedback_terminal");
+                "required: door_counter, occupancy, seat, meal_terminal, checkin_terminal, charge_point, equipment, "
+                "feedback_terminal or call_button");
         }
         bool known = false;
         for (const char* d : kKnownDrivers) known = known || s.driver == d;
@@ -549,6 +637,7 @@ class Checker {
           Error(sp + ".silent_after_s", "must be >= 0 (0 = three driver intervals), got " + Trimmed(s.silent_after_s));
         }
         FeedbackTerminal(sp, f, s, feedback_first);
+        CallButton(sp, s);
       }
       Range(p + ".feedback_min_responses", f.feedback_min_responses, 1, 1000000);
 
@@ -1116,6 +1205,8 @@ class Checker {
     }
     inline_secret("web.password", c_.web.password, "password_file");
     secret_file("web.password_file", info_.web_password_file);
+    inline_secret("alarms.escalation.webhook.token", c_.alarms.escalation.webhook_token, "token_file");
+    secret_file("alarms.escalation.webhook.token_file", info_.webhook_token_file);
   }
 
   Config& c_;

@@ -12,6 +12,7 @@
 
 #include "core/console_view.h"
 #include "core/facility_model.h"
+#include "alarm/alarm_book.h"
 #include "core/pipeline.h"
 #include "core/systemd_notify.h"
 #include "http_ingest/http_ingest.h"
@@ -97,7 +98,12 @@ int App::Run() {
     }
     return std::nullopt;
   });
+  // Emergency calls: the book keeps closed alarms as long as a press may be delivered
+  // again (readings as old as history.late_days are accepted).
+  AlarmBook alarms(config_.alarms, (int64_t(config_.history.late_days) + 2) * 86'400'000);
+  pipeline.set_alarms(&alarms);
   uplink::MqttUplink uplink(io, config_, *outbox.value(), *clock, options_.version);
+  alarms.AddListener(&uplink);
   pipeline.set_on_committed([&] { uplink.Notify(); });
   uplink.set_on_acked([&] { pipeline.RequestCommit(); });
 
@@ -184,6 +190,20 @@ int App::Run() {
     spdlog::error("the initial facility state is not committed yet ({}); the gateway runs on and retries",
                   s.message());
   }
+  uplink::AlarmSource alarm_source;
+  alarm_source.open = [&] { return alarms.Open(); };
+  alarm_source.open_in = [&](const std::string& f) { return alarms.Open(f); };
+  alarm_source.latest_by_sensor = [&](const std::string& f) { return alarms.LatestBySensor(f); };
+  alarm_source.acknowledge = [&](const std::string& facility, const uplink::AlarmAcknowledge& ack) {
+    Alarm now_is;
+    switch (alarms.Acknowledge(facility, ack.id, ack.by, clock->NowMs(), &now_is)) {
+      case AlarmBook::AckResult::kAcknowledged: pipeline.CommitAlarms(); break;  // then published
+      case AlarmBook::AckResult::kAlready: uplink.RepublishAlarm(now_is); break;
+      case AlarmBook::AckResult::kUnknown: break;
+    }
+  };
+  alarm_source.published = [&](const Alarm& a) { alarms.MarkPublished(a.facility_id, a.id, a.version); };
+  uplink.set_alarms(std::move(alarm_source), alarms.Unpublished());
   uplink.Start();
   for (auto& d : drivers) {
     Status ds = d->Start(pipeline);

@@ -79,6 +79,8 @@ void FacilityModel::Impl::ProcessOne(FacilityState& f, SensorState& s, const Rea
     spdlog::debug("facility {}: {}/{} is stamped {} ms ahead of the gateway clock; it does not start a day", f.id,
                   s.id, r.point, ts - latest_now_ms);
   }
+  // An alarm point is the same on any kind of sensor (a radar's fall detection).
+  if (model::ConsumeAlarmPoint(f, s, r)) return;
   model::RulesFor(s.kind).Consume(f, s, r, em);
 }
 
@@ -112,6 +114,7 @@ Result<std::unique_ptr<FacilityModel>> FacilityModel::Create(const Config& confi
       s.id = sc.id;
       s.kind = sc.kind;
       s.silent_ms = store::SensorSilentMs(config, sc);
+      s.location = sc.location;
       const model::SensorKindRules& rules = model::RulesFor(sc.kind);
       rules.Configure(sc, f, s);
       if (auto rank = rules.OccupancyRank(); rank && (!best_rank || *rank < *best_rank)) {
@@ -137,7 +140,18 @@ Result<std::unique_ptr<FacilityModel>> FacilityModel::Create(const Config& confi
   return m;
 }
 
-void FacilityModel::Process(const std::vector<Reading>& raw, std::vector<Reading>& out) {
+bool FacilityModel::MayRaiseAlarm(const Reading& r) const {
+  const FacilityState* f = impl_->Find(r.facility_id);
+  if (!f) return false;
+  auto it = f->sensor_index.find(r.sensor_id);
+  if (it == f->sensor_index.end()) return false;
+  const SensorState& s = f->sensors[it->second];
+  if (r.point.rfind(model::kAlarmPointPrefix, 0) == 0) return model::AsBool(r.value).value_or(false);
+  return s.kind == SensorKind::kCallButton && model::CallButtonMayPress(s, r);
+}
+
+void FacilityModel::Process(const std::vector<Reading>& raw, std::vector<Reading>& out,
+                            std::vector<AlarmPress>* presses) {
   // Counters are differenced in time order, and the entries of a door sample go before
   // its exits, so that the clamp at 0 never eats people who came in at the same instant.
   // A driver's "online" goes first, so that its data at the same instant does not make
@@ -156,7 +170,9 @@ void FacilityModel::Process(const std::vector<Reading>& raw, std::vector<Reading
     if (!f) continue;
     auto it = f->sensor_index.find(r.sensor_id);
     if (it == f->sensor_index.end()) continue;
+    f->presses = presses;
     impl_->ProcessOne(*f, f->sensors[it->second], r, em);
+    f->presses = nullptr;
   }
 }
 

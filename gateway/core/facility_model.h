@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/alarm.h"
 #include "gateway/config.h"
 #include "gateway/local_time.h"
 #include "gateway/reading.h"
@@ -104,7 +105,13 @@ class FacilityModel {
   // door-counter sample give one occupancy/current. The raw readings are not copied:
   // the Pipeline stores them as they are. Readings for unknown facilities or sensors are
   // left alone and counted by the Pipeline.
-  void Process(const std::vector<Reading>& raw, std::vector<Reading>& out);
+  // Presses of call buttons and alarm points go to `presses` (when given), in time order.
+  void Process(const std::vector<Reading>& raw, std::vector<Reading>& out,
+               std::vector<AlarmPress>* presses = nullptr);
+
+  // Whether this reading may be a press (so the pipeline commits it at once rather than
+  // at the group-commit interval): an action, or a pressed/alarm point turning true.
+  bool MayRaiseAlarm(const Reading& r) const;
 
   // Time passes: opening hours flip status/open, sensors not heard for their silence
   // bound go offline, and a local midnight the readings have not crossed yet is

@@ -1,5 +1,7 @@
 #include "core/pipeline.h"
 
+#include "store/alarm_store.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -59,9 +61,13 @@ void Pipeline::Accept(std::vector<Reading> batch, Done done) {
   DropTooOld(batch);
   // The wire's de-duplication key must be unique per reading (core/unique_stamps.h).
   stats_.stamps_moved += stamps_.Apply(batch);
+  // A press does not wait for company: an emergency call is committed (and so published)
+  // at once.
+  const bool press = alarms_ && std::any_of(batch.begin(), batch.end(),
+                                            [&](const Reading& r) { return model_.MayRaiseAlarm(r); });
   pending_readings_ += batch.size();
   pending_.push_back(PendingBatch{std::move(batch), std::move(done)});
-  if (pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings) ||
+  if (press || pending_readings_ >= static_cast<size_t>(config_.buffer.commit_max_readings) ||
       (waiting_for_company_ && Waiting() >= kLowRateReadings)) {
     commit_timer_.cancel();
     commit_scheduled_ = false;
@@ -150,6 +156,18 @@ Status Pipeline::Start(int64_t now_ms) {
     Status hs = history_->Load(outbox_.db());
     if (!hs.ok()) spdlog::warn("pipeline: history state not loaded: {}", hs.ToString());
   }
+  if (alarms_) {
+    // Closed alarms are kept as long as the history; the book remembers those a press
+    // could still be delivered again for (readings as old as history.late_days).
+    Status ps = store::PurgeAlarmsBefore(outbox_.db(), now_ms - int64_t(config_.history.retention_days) * 86'400'000);
+    if (!ps.ok()) spdlog::warn("pipeline: old alarms not purged: {}", ps.ToString());
+    auto stored = store::ReadAlarmsToResume(outbox_.db(), now_ms - (int64_t(config_.history.late_days) + 2) * 86'400'000);
+    if (stored.ok()) {
+      alarms_->Resume(std::move(stored.value()));
+    } else {
+      spdlog::error("pipeline: alarms not resumed from the buffer: {}", stored.status().ToString());
+    }
+  }
   model_.EmitAll(now_ms, pending_derived_);
   // Not fatal when it fails: the state waits in pending_derived_ and is committed again
   // (a gateway that exits here could never drain a buffer on a full or failing disk).
@@ -166,7 +184,12 @@ void Pipeline::ScheduleTick() {
     const int64_t now = clock_.NowMs();
     model_.Tick(now, pending_derived_);
     QueueDailyReports(now);
-    if (pending_derived_.size() != before) ScheduleCommit();
+    if (alarms_) alarms_->Escalate(now);
+    if (alarms_ && alarms_->HasChanges()) {
+      CommitNow();
+    } else if (pending_derived_.size() != before) {
+      ScheduleCommit();
+    }
     ScheduleTick();
   });
 }
@@ -207,8 +230,15 @@ void Pipeline::QueueDailyReports(int64_t now_ms) {
   }
 }
 
+void Pipeline::CommitAlarms() {
+  if (!stopped_) CommitNow();
+}
+
 Status Pipeline::CommitNow() {
-  if (pending_.empty() && pending_derived_.empty() && !outbox_.HasPendingAcks()) return Status::Ok();
+  const bool alarm_changes = alarms_ && alarms_->HasChanges();
+  if (pending_.empty() && pending_derived_.empty() && !outbox_.HasPendingAcks() && !alarm_changes) {
+    return Status::Ok();
+  }
   std::vector<PendingBatch> batches = std::move(pending_);
   pending_.clear();
   pending_readings_ = 0;
@@ -223,7 +253,13 @@ Status Pipeline::CommitNow() {
     for (auto& r : b.readings) raw.push_back(std::move(r));
   }
   std::vector<Reading> derived;
-  model_.Process(raw, derived);
+  std::vector<AlarmPress> presses;
+  model_.Process(raw, derived, alarms_ ? &presses : nullptr);
+  if (alarms_) alarms_->Apply(presses);
+  // The book's changes (and published versions) go in this transaction; a commit that
+  // fails leaves them waiting in the book for the next one.
+  std::vector<Alarm> alarm_rows;
+  if (alarms_) alarm_rows = alarms_->Unwritten();
   // Rows go in time order as far as the pipeline knows it: the drivers' readings, what
   // they made the model derive (same timestamps), then what the clock's ticks derived
   // (stamped "now", after the readings that were already waiting).
@@ -237,20 +273,27 @@ Status Pipeline::CommitNow() {
   std::string state = model_.SaveState();
   Status s;
   const bool state_changed = state != committed_state_;
-  if (rows.empty() && !state_changed) {
+  const bool alarm_write = alarms_ && alarms_->HasChanges();
+  const bool wrote_alarms = !alarm_rows.empty() && !(rows.empty() && !state_changed && !alarm_write);
+  if (rows.empty() && !state_changed && !alarm_write) {
     // Only deletes: nothing that was accepted depends on this commit.
     s = outbox_.CommitDeletes();
-  } else if (history_) {
-    history_->Ingest(rows, clock_.NowMs());
-    const store::Outbox::TxnHook hook = [this](store::SqliteDb& db) { return history_->WriteInTxn(db); };
-    s = outbox_.Commit(rows, state_changed ? &state : nullptr, &hook);
-    if (s.ok()) {
-      history_->Committed();
-    } else {
-      history_->RolledBack();
-    }
   } else {
-    s = outbox_.Commit(rows, state_changed ? &state : nullptr);
+    if (history_) history_->Ingest(rows, clock_.NowMs());
+    const store::Outbox::TxnHook hook = [this, &alarm_rows](store::SqliteDb& db) {
+      if (history_) {
+        if (Status hs = history_->WriteInTxn(db); !hs.ok()) return hs;
+      }
+      return store::WriteAlarms(db, alarm_rows);
+    };
+    s = outbox_.Commit(rows, state_changed ? &state : nullptr, &hook);
+    if (history_) {
+      if (s.ok()) {
+        history_->Committed();
+      } else {
+        history_->RolledBack();
+      }
+    }
   }
   if (s.ok()) {
     // The acknowledgements waiting went with this commit: the next one starts the
@@ -261,6 +304,7 @@ Status Pipeline::CommitNow() {
     stats_.accepted += raw_count;
     stats_.derived += derived_count;
     ++stats_.commits;
+    if (wrote_alarms) alarms_->Committed(clock_.NowMs());
   } else {
     // Nothing of this batch is on disk: the model goes back to what is, the drivers
     // hear that their readings were not accepted (and offer them again), and what the
@@ -318,7 +362,7 @@ void Pipeline::OnCommitResult(const Status& s, size_t readings, size_t raw) {
   disk_full_ = s.code() == Status::Code::kNoSpace;
   stats_.failing = disk_full_ ? "the buffer's disk is full: new readings are refused"
                               : "the buffer cannot commit: " + s.message();
-  if (!pending_derived_.empty() || outbox_.HasPendingAcks()) ScheduleRetry();
+  if (!pending_derived_.empty() || outbox_.HasPendingAcks() || (alarms_ && alarms_->HasChanges())) ScheduleRetry();
 }
 
 void Pipeline::ScheduleRetry() {

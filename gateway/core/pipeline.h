@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "alarm/alarm_book.h"
 #include "core/facility_model.h"
 #include "core/unique_stamps.h"
 #include "gateway/clock.h"
@@ -105,6 +106,14 @@ class Pipeline final : public ReadingSink {
   }
   PipelineStats stats() const;
 
+  // Optional, before Start(): the emergency calls. Presses the model recognises go to
+  // the book; a batch that may carry one is committed at once (no group-commit wait),
+  // and the book's changes are written in the same transaction as the readings that
+  // caused them. Escalation is checked every tick.
+  void set_alarms(AlarmBook* alarms) { alarms_ = alarms; }
+  // Loop thread: commit the book's changes now (an acknowledgement).
+  void CommitAlarms();
+
  private:
   struct PendingBatch {
     std::vector<Reading> readings;
@@ -163,6 +172,7 @@ class Pipeline final : public ReadingSink {
   std::function<void()> on_committed_;
   store::History* history_ = nullptr;
   DailyReportFn daily_;
+  AlarmBook* alarms_ = nullptr;
 };
 
 }  // namespace gateway

@@ -135,6 +135,33 @@ const std::vector<Migration> kMigrations = {
       DROP INDEX feedback_hour_day;
       DROP TABLE feedback_hour;
     )sql"},
+    // 6: emergency calls (store/alarm_store.h), one row per alarm, written in the commit
+    // that carries the press (or the escalation, the acknowledgement).
+    {R"sql(
+      CREATE TABLE alarm (
+        facility          TEXT NOT NULL,
+        id                TEXT NOT NULL,
+        sensor            TEXT NOT NULL,
+        location          TEXT NOT NULL,
+        kind              TEXT NOT NULL,
+        test              INTEGER NOT NULL,
+        state             INTEGER NOT NULL,
+        raised_ms         INTEGER NOT NULL,
+        last_press_ms     INTEGER NOT NULL,
+        presses           INTEGER NOT NULL,
+        escalated_ms      INTEGER NOT NULL,
+        acknowledged_ms   INTEGER NOT NULL,
+        acknowledged_by   TEXT NOT NULL,
+        version           INTEGER NOT NULL,
+        published_version INTEGER NOT NULL,
+        PRIMARY KEY (facility, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX alarm_raised ON alarm(facility, raised_ms);
+    )sql",
+     R"sql(
+      DROP INDEX alarm_raised;
+      DROP TABLE alarm;
+    )sql"},
 };
 
 }  // namespace

@@ -122,6 +122,8 @@ MqttUplink::MqttUplink(boost::asio::io_context& io, const Config& config, store:
       node_metrics_timer_(io),
       stop_timer_(io),
       ack_watchdog_timer_(io),
+      reannounce_timer_(io),
+      alarm_lane_(config),
       buffer_retry_timer_(io) {
   callbacks_ = std::make_unique<Callbacks>(*this);
   connect_listener_ = std::make_unique<Listener>(*this, [this](uint64_t gen, bool ok, std::string why) {
@@ -169,6 +171,78 @@ void MqttUplink::Start() {
   StartConnect();
   ScheduleNodeMetrics();
   ScheduleAckWatchdog();
+  if (alarms_enabled_) ScheduleReannounce();
+}
+
+void MqttUplink::set_alarms(AlarmSource source, const std::vector<Alarm>& unpublished) {
+  alarms_ = std::move(source);
+  alarms_enabled_ = true;
+  for (const auto& a : unpublished) alarm_lane_.Enqueue(a, false);
+}
+
+void MqttUplink::OnAlarmChanged(const Alarm& alarm) {
+  if (!alarms_enabled_) return;
+  alarm_lane_.Enqueue(alarm, false);
+  PublishAlarms();
+}
+
+// Ahead of the data window, in a window of its own: called before every drain, and
+// whenever a change is committed or an alarm message settles.
+void MqttUplink::PublishAlarms() {
+  if (!alarms_enabled_ || !CanPublishData()) return;
+  while (alarm_lane_.CanSend() && CanPublishData()) {
+    AlarmLane::Item item = alarm_lane_.TakeNext();
+    const std::string facility = item.alarm.facility_id;
+    if (!alarm_lane_.KnowsFacility(facility)) {
+      spdlog::warn("uplink: alarm {} of facility '{}', no longer configured, is not published", item.alarm.id,
+                   facility);
+      continue;
+    }
+    // A sensor's first alarm since the facility's DBIRTH (an alarm point of a sensor that
+    // is not a call button) needs its metrics named first.
+    if (!alarm_lane_.Birthed(facility, item.alarm.sensor_id)) {
+      const uint64_t gen = gen_;
+      if (!PublishDBirth(facility).ok() || gen != gen_) {
+        alarm_lane_.Enqueue(item.alarm, item.reannounce);
+        return;
+      }
+    }
+    const int64_t now = clock_.NowMs();
+    const auto open = static_cast<uint32_t>(alarms_.open_in(facility).size());
+    auto metrics = alarm_lane_.ChangeMetrics(item, open, now, config_.uplink.aliases);
+    const uint64_t id = kAlarmMsgBit | next_alarm_msg_id_++;
+    alarm_lane_.Sent(id, std::move(item));
+    const uint64_t gen = gen_;
+    Status s = Publish(session_.DeviceTopic("DDATA", facility), session_.NextPayload(now, std::move(metrics)), id);
+    if (!s.ok() || gen != gen_) return;  // the window was reset: the lane queued it again
+    ++alarm_messages_published_;
+  }
+}
+
+void MqttUplink::ScheduleReannounce() {
+  reannounce_timer_.expires_after(std::chrono::milliseconds(int64_t(config_.alarms.reannounce_s * 1000)));
+  reannounce_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || !alive.lock() || stopping_) return;
+    for (const auto& a : alarms_.open()) alarm_lane_.Enqueue(a, true);
+    PublishAlarms();
+    ScheduleReannounce();
+  });
+}
+
+void MqttUplink::OnDeviceCommand(const std::string& topic, const std::string& payload) {
+  const std::string facility = topic.substr(session_.DeviceTopic("DCMD", "").size());
+  if (!alarm_lane_.KnowsFacility(facility)) {
+    ++alarm_commands_refused_;
+    spdlog::warn("uplink: ignoring DCMD for unknown device '{}'", facility.substr(0, 100));
+    return;
+  }
+  auto ack = ParseAlarmAcknowledge(payload);
+  if (!ack.ok()) {
+    ++alarm_commands_refused_;
+    spdlog::warn("uplink: ignoring DCMD of {}: {}", facility, ack.status().ToString());
+    return;
+  }
+  if (alarms_.acknowledge) alarms_.acknowledge(facility, ack.value());
 }
 
 void MqttUplink::ScheduleAckWatchdog() {
@@ -280,6 +354,7 @@ void MqttUplink::OnConnected(uint64_t gen) {
   births_done_ = false;
   try {
     client_->subscribe(session_.NodeTopic("NCMD"), 1);
+    if (alarms_enabled_) client_->subscribe(session_.DeviceTopic("DCMD", "+"), 1);
     if (!config_.uplink.primary_host_id.empty()) {
       state_ = UplinkState::kWaitingForHost;
       host_online_ = false;
@@ -338,6 +413,7 @@ void MqttUplink::ResetWindow() {
   in_flight_msgs_ = 0;
   in_flight_.clear();
   batches_.clear();
+  alarm_lane_.ResetInFlight();
   // Acknowledged deletes are committed before re-reading, or the re-read would send
   // rows the broker already has.
   if (outbox_.HasPendingAcks()) {
@@ -403,6 +479,12 @@ Status MqttUplink::PublishDBirth(const std::string& facility) {
     if (config_.uplink.aliases) m.alias = SparkplugSession::FacilityAlias(lv.metric_id);
     metrics.push_back(std::move(m));
   }
+  if (alarms_enabled_) {
+    for (auto& m : alarm_lane_.BirthMetrics(facility, alarms_.latest_by_sensor(facility), alarms_.open_in(facility),
+                                            clock_.NowMs(), config_.uplink.aliases)) {
+      metrics.push_back(std::move(m));
+    }
+  }
   return Publish(session_.DeviceTopic("DBIRTH", facility),
                  session_.NextPayload(clock_.NowMs(), std::move(metrics)), 0);
 }
@@ -446,6 +528,7 @@ void MqttUplink::RetryAfterBufferError() {
 }
 
 void MqttUplink::Drain() {
+  PublishAlarms();  // an emergency call never waits behind the backlog
   if (!CanPublishData()) return;
   const auto& up = config_.uplink;
   const size_t per_payload = static_cast<size_t>(up.max_metrics_per_payload);
@@ -525,6 +608,17 @@ void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& wh
     if (!ok) ++publish_failures_;
     return;
   }
+  if (msg_id & kAlarmMsgBit) {
+    if (!alarm_lane_.InFlight(msg_id)) return;  // from a window that was reset
+    auto item = alarm_lane_.Settled(msg_id, ok);
+    if (item && alarms_.published) alarms_.published(item->alarm);
+    if (!ok) {
+      ++publish_failures_;
+      spdlog::warn("uplink: alarm message not acknowledged ({}); sending it again", why);
+    }
+    if (!stopping_) PublishAlarms();
+    return;
+  }
   auto it = in_flight_.find(msg_id);
   if (it == in_flight_.end()) return;  // from a window that was reset
   last_ack_progress_ms_ = SteadyMs();
@@ -566,6 +660,10 @@ void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& wh
 }
 
 void MqttUplink::OnMessage(const std::string& topic, const std::string& payload) {
+  if (alarms_enabled_ && topic.rfind(session_.DeviceTopic("DCMD", ""), 0) == 0) {
+    OnDeviceCommand(topic, payload);
+    return;
+  }
   if (topic == session_.NodeTopic("NCMD")) {
     auto cmd = SparkplugSession::ParseNodeCommand(payload);
     if (!cmd.ok()) {
@@ -653,6 +751,7 @@ void MqttUplink::Stop(std::function<void()> done) {
   node_metrics_timer_.cancel();
   ack_watchdog_timer_.cancel();
   buffer_retry_timer_.cancel();
+  reannounce_timer_.cancel();
   if (state_ == UplinkState::kOnline || state_ == UplinkState::kWaitingForHost) {
     if (in_flight_msgs_ == 0) {
       FinishStop();

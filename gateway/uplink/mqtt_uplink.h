@@ -33,6 +33,8 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "store/outbox.h"
+#include "gateway/alarm.h"
+#include "uplink/alarm_lane.h"
 #include "uplink/backoff.h"
 #include "uplink/sparkplug_session.h"
 
@@ -60,7 +62,18 @@ struct UplinkStats {
   std::string last_error;
 };
 
-class MqttUplink {
+// What the uplink asks of the core's AlarmBook (all on the loop thread).
+struct AlarmSource {
+  std::function<std::vector<Alarm>()> open;                               // re-announcements
+  std::function<std::vector<Alarm>(const std::string& facility)> open_in;  // births, alarms/open
+  std::function<std::vector<Alarm>(const std::string& facility)> latest_by_sensor;  // births
+  // A host's DCMD alarms/acknowledge for a configured facility.
+  std::function<void(const std::string& facility, const AlarmAcknowledge& ack)> acknowledge;
+  // The broker acknowledged this version of the alarm.
+  std::function<void(const Alarm& published)> published;
+};
+
+class MqttUplink final : public AlarmListener {
  public:
   MqttUplink(boost::asio::io_context& io, const Config& config, store::Outbox& outbox,
              const Clock& clock, std::string version);
@@ -76,6 +89,16 @@ class MqttUplink {
   void Stop(std::function<void()> done);
 
   UplinkStats stats() const;
+
+  // Emergency calls (uplink/alarm_lane.h): before Start(). Changes the broker has not
+  // acknowledged (after a restart) are queued at once.
+  void set_alarms(AlarmSource source, const std::vector<Alarm>& unpublished);
+  // A committed alarm change: published ahead of the backlog.
+  void OnAlarmChanged(const Alarm& alarm) override;
+  // Publishes an alarm's current row again (an acknowledgement repeated by the host).
+  void RepublishAlarm(const Alarm& alarm) { OnAlarmChanged(alarm); }
+  uint64_t alarm_messages_published() const { return alarm_messages_published_; }
+  uint64_t alarm_commands_refused() const { return alarm_commands_refused_; }
 
   // Called after acknowledgements, so the owner of commits deletes acked rows soon
   // even when no new readings arrive.
@@ -117,6 +140,9 @@ class MqttUplink {
   void Drain();
   void PublishNodeMetrics();
   void ScheduleNodeMetrics();
+  void PublishAlarms();
+  void ScheduleReannounce();
+  void OnDeviceCommand(const std::string& topic, const std::string& payload);
   Status Publish(const std::string& topic, std::string payload, uint64_t msg_id);
   void FinishStop();
   void WatchDisconnect(int64_t deadline_ms);
@@ -137,6 +163,15 @@ class MqttUplink {
   boost::asio::steady_timer node_metrics_timer_;
   boost::asio::steady_timer stop_timer_;
   boost::asio::steady_timer ack_watchdog_timer_;
+  boost::asio::steady_timer reannounce_timer_;
+  AlarmLane alarm_lane_;
+  AlarmSource alarms_;
+  bool alarms_enabled_ = false;
+  // Alarm messages' ids are apart from the data window's: this bit is set in theirs.
+  static constexpr uint64_t kAlarmMsgBit = 1ull << 62;
+  uint64_t next_alarm_msg_id_ = 1;
+  uint64_t alarm_messages_published_ = 0;
+  uint64_t alarm_commands_refused_ = 0;
   // The buffer failed a read (an I/O error of its medium): births or the drain are
   // tried again after buffer_retry_delay_ (doubling to 10 s), since no commit or ack
   // may come to wake them.

@@ -57,6 +57,7 @@ void SensorState::ResetRunning() {
   occupancy = {};
   flag = {};
   presses.clear();
+  alarm_points.clear();
   for (auto& c : connectors) c = {};
 }
 

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/alarm.h"
 #include "gateway/config.h"
 #include "gateway/local_time.h"
 #include "gateway/reading.h"
@@ -66,6 +67,10 @@ struct SensorState {
   int64_t silent_ms = 0;
   uint32_t connector_base = 0;  // facility-wide number of this charge point's connector 0
   int64_t repeat_ms = 0;        // feedback terminals: presses this close count once
+  std::string location;                  // shown with its alarms
+  std::vector<std::string> call_actions;  // call buttons (call_button.cc)
+  std::vector<std::string> test_actions;
+  std::vector<OpeningPeriod> test_hours;
 
   // Running state (saved with the facility state).
   int64_t last_heard_ms = kNever;
@@ -75,6 +80,7 @@ struct SensorState {
   Latest<bool> flag;                              // seat occupied, equipment in_use
   std::vector<ConnectorState> connectors;         // charge points, sized from the config
   std::vector<int64_t> presses;                   // feedback terminals: the last counted presses, ascending
+  std::map<std::string, bool> alarm_points;       // alarm/{name} points (alarm_point.cc): last state
 
   bool reset_logged = false;  // not saved: only spares the log
 
@@ -121,6 +127,10 @@ struct FacilityState {
   int64_t door_reset_ms = kNever;  // the midnight it last returned to 0
   int64_t announced_day = kNever;  // newest midnight Tick announced ahead of the readings
   std::optional<bool> open;        // as last published (status/open)
+
+  // Where presses go while the model consumes a batch (set by FacilityModel::Process,
+  // not saved): the AlarmBook's input.
+  std::vector<AlarmPress>* presses = nullptr;
 
   // Caches of event_day's [start, end) in UTC ms.
   int64_t day_start_ms = 0;

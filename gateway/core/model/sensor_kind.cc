@@ -27,6 +27,7 @@ const SensorKindRules& CheckinTerminalRules();
 const SensorKindRules& ChargePointRules();
 const SensorKindRules& EquipmentRules();
 const SensorKindRules& FeedbackTerminalRules();
+const SensorKindRules& CallButtonRules();
 
 const SensorKindRules& RulesFor(SensorKind kind) {
   switch (kind) {
@@ -38,6 +39,7 @@ const SensorKindRules& RulesFor(SensorKind kind) {
     case SensorKind::kChargePoint: return ChargePointRules();
     case SensorKind::kEquipment: return EquipmentRules();
     case SensorKind::kFeedbackTerminal: return FeedbackTerminalRules();
+    case SensorKind::kCallButton: return CallButtonRules();
   }
   return DoorCounterRules();  // unreachable: the enum is closed
 }

@@ -1,6 +1,6 @@
 // SensorKindRules: how the readings of one sensor kind count for its facility. One file
 // per kind (door_counter.cc, occupancy_sensor.cc, seat.cc, counting_terminal.cc,
-// charge_point.cc, equipment.cc, feedback_terminal.cc); a new kind (call buttons) is one
+// charge_point.cc, equipment.cc, feedback_terminal.cc, call_button.cc); a new kind is one
 // more file and one line in RulesFor().
 //
 // Rules are stateless singletons: all state lives in the SensorState and
@@ -52,6 +52,15 @@ std::optional<uint64_t> CountStep(const FacilityState& f, SensorState& s, const 
 // Publishes a facility's satisfaction figures of `day` (feedback/{button}/share,
 // feedback/index), stamped ts (feedback_terminal.cc).
 void EmitFeedbackFigures(const FacilityState& f, int64_t day, int64_t ts, Emitter& em);
+
+// Alarm points (alarm_point.cc): `alarm/{name}` on any sensor, Boolean; turning true is a
+// press of kind {name}. Returns whether the reading was one (and is consumed).
+inline constexpr const char* kAlarmPointPrefix = "alarm/";
+bool ConsumeAlarmPoint(FacilityState& f, SensorState& s, const Reading& r);
+// Records a press for the AlarmBook (call_button.cc).
+void RecordPress(FacilityState& f, const SensorState& s, const Reading& r, const std::string& kind, bool test);
+// call_button.cc: whether a reading of a call button may be a press (cheap, no change).
+bool CallButtonMayPress(const SensorState& s, const Reading& r);
 
 // Logs (at debug) a value whose type does not fit the point.
 void LogWrongType(const FacilityState& f, const SensorState& s, const Reading& r);

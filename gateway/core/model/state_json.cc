@@ -60,6 +60,7 @@ Json SaveFacility(const FacilityState& f) {
     if (s.occupancy.value) js["occupancy"] = LatestToJson(s.occupancy);
     if (s.flag.value) js["flag"] = LatestToJson(s.flag);
     if (!s.presses.empty()) js["presses"] = s.presses;
+    if (!s.alarm_points.empty()) js["alarm_points"] = s.alarm_points;
     if (!s.connectors.empty()) {
       Json& cs = js["connectors"] = Json::array();
       for (const auto& c : s.connectors) {
@@ -117,6 +118,7 @@ Status LoadFacility(const Json& jf, int version, FacilityState& f) {
     LatestFromJson(js, "occupancy", s.occupancy);
     LatestFromJson(js, "flag", s.flag);
     Get(js, "presses", s.presses);
+    Get(js, "alarm_points", s.alarm_points);
     if (version == 1 && day != kNever) {
       uint64_t n = 0;
       if (Get(js, "sessions_today", n); n) f.days[day]["equipment/" + s.id + "/sessions"] = n;

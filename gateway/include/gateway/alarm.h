@@ -34,9 +34,26 @@ struct Alarm {
   int64_t escalated_ms = -1;     // -1: not escalated
   int64_t acknowledged_ms = -1;  // gateway clock when the acknowledging DCMD arrived; -1: open
   std::string acknowledged_by;   // the host's operator name from the DCMD ("" if none)
+  int64_t last_press_ms = 0;     // the newest press folded in (event time)
+  // Bumped by every change; the uplink reports which version the broker acknowledged,
+  // so that a change not yet published when the gateway stopped is published at start.
+  uint32_t version = 1;
+  uint32_t published_version = 0;
 
   bool open() const { return state != AlarmState::kAcknowledged; }
   bool operator==(const Alarm&) const = default;
+};
+
+// One press as the facility model recognised it (core/model/call_button.cc,
+// core/model/alarm_point.cc): what the AlarmBook turns into a new alarm or folds into one.
+struct AlarmPress {
+  std::string facility_id;
+  std::string sensor_id;
+  std::string location;
+  std::string kind;      // "call", or the alarm point's name
+  bool test = false;
+  bool phantom = false;  // replayed by its source (a retained MQTT message): counted, never raised
+  int64_t ts_ms = 0;     // the press's own time
 };
 
 // Told of every alarm change once it is committed to the buffer (raised, a press folded

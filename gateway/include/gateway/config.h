@@ -299,14 +299,12 @@ struct AlarmEscalationConfig {
   // escalated, off when none is: a device of drivers.modbus (which owns the connection).
   std::string coil_device;
   uint32_t coil_address = 0;  // 0-based protocol address
-  int coil_line = 0;
   // An HTTP(S) URL on the LAN (the duty phone's app) that gets a JSON POST per
   // escalation and per acknowledgement of an escalated alarm.
   std::string webhook_url;
   std::string webhook_token;  // bearer token; secret: never logged; or webhook_token_file
   int webhook_timeout_ms = 3000;
   int webhook_retries = 5;    // attempts after the first, with backoff (1 s doubling)
-  int webhook_line = 0;
 };
 
 struct AlarmsConfig {

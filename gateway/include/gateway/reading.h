@@ -67,9 +67,8 @@ struct Reading {
   Value value;
   int64_t ts_ms = 0;      // UTC epoch milliseconds, when the value was taken
   Quality quality = Quality::kGood;
-  // Delivered again by its source, not a fresh observation: a retained MQTT message
-  // (the broker replays the last one to every new subscription). Not stored or sent;
-  // the call-button rules treat a replayed press as a phantom, never an alarm.
+  // Delivered again by its source, not a fresh observation: a retained MQTT message.
+  // Only the call-button rules look at it (a replayed press is a phantom); not stored.
   bool replayed = false;
 
   // The Sparkplug metric name under the facility's device.
