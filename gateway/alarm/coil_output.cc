@@ -15,7 +15,7 @@ Status CoilOutput::Start(const std::vector<Alarm>& open) {
   started_ = true;
   spdlog::info("alarm coil: {} coil {} switches with escalated alarms", cfg_.coil_device, cfg_.coil_address);
   Apply(/*force=*/true);
-  return have_written_ ? Status::Ok() : Status::NotFound("alarms.escalation.coil_device: no Modbus device '" +
+  return have_written_ ? Status::Ok() : Status::NotFound("alarms.escalation.coil.device: no Modbus device '" +
                                                          cfg_.coil_device + "'");
 }
 

@@ -1,5 +1,5 @@
-// CoilOutput: the Modbus coil of alarm escalation (alarms.escalation.coil_device and
-// coil_address): a light or buzzer in the station, wanted ON while any alarm is
+// CoilOutput: the Modbus coil of alarm escalation (alarms.escalation.coil.device and
+// coil.address): a light or buzzer in the station, wanted ON while any alarm is
 // escalated and not acknowledged, OFF when none is.
 //
 // It only decides what the coil should be; the Modbus driver owns the device's
@@ -36,7 +36,7 @@ class CoilOutput final : public AlarmListener {
 
   CoilOutput(const AlarmEscalationConfig& config, CoilWriter writer);
 
-  // `open`: the alarms open at start-up (from the buffer). An empty coil_device: nothing to do.
+  // `open`: the alarms open at start-up (from the buffer). No coil.device: nothing to do.
   Status Start(const std::vector<Alarm>& open);
 
   void OnAlarmChanged(const Alarm& alarm) override;

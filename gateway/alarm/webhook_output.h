@@ -1,4 +1,4 @@
-// WebhookOutput: the LAN webhook of alarm escalation (alarms.escalation.webhook_url): a
+// WebhookOutput: the LAN webhook of alarm escalation (alarms.escalation.webhook.url): a
 // JSON POST to the duty phone's app when an alarm escalates, and another when a host
 // acknowledges an alarm that had escalated (the phone may stop ringing).
 //
@@ -6,13 +6,13 @@
 //   {"event":"escalated"|"acknowledged",
 //    "alarm":{"id","facility","facility_name"?,"sensor","location","kind","test",
 //             "raised_ms","presses","escalated_ms","acknowledged_ms","acknowledged_by"}}
-// with `Authorization: Bearer <webhook_token>` when a token is set. The token is never
+// with `Authorization: Bearer <webhook.token>` when a token is set. The token is never
 // logged, and neither is the URL's query (it may carry a key); a URL with user info is
 // refused at Start().
 //
 // Delivery: http:// or https:// (OpenSSL, the system's trust store or SSL_CERT_FILE,
-// peer and host name verified), each attempt bounded by webhook_timeout_ms; a failed
-// attempt (no connection, timeout, a status other than 2xx) is retried webhook_retries
+// peer and host name verified), each attempt bounded by webhook.timeout_ms; a failed
+// attempt (no connection, timeout, a status other than 2xx) is retried webhook.retries
 // times, 1 s after the first failure and doubling. A 4xx other than 408 and 429 is not
 // retried: the receiver refused the request itself (a wrong token), and asking again
 // would only delay the next alarm's POST.
@@ -68,9 +68,9 @@ class WebhookOutput final : public AlarmListener {
   WebhookOutput(const WebhookOutput&) = delete;
   WebhookOutput& operator=(const WebhookOutput&) = delete;
 
-  // Checks the URL and starts the sending thread. An empty webhook_url: nothing to do.
+  // Checks the URL and starts the sending thread. No webhook.url: nothing to do.
   Status Start();
-  // Stops within about one webhook_timeout_ms: an attempt in flight is cut off, what is
+  // Stops at once: an attempt in flight is cut off (its io_context stopped), what is
   // still queued is counted as failed and logged.
   void Stop();
 

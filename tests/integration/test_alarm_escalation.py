@@ -80,9 +80,9 @@ def config(tmp_path, ingest_port, modbus_port, hook_port):
                           {"point": "exits_total", "table": "holding", "address": 2, "type": "uint32"}]}]},
     }
     cfg["alarms"] = {"escalate_after_s": ESCALATE_AFTER_S, "reannounce_s": 30, "escalation": {
-        "coil_device": "io-1", "coil_address": 16,
-        "webhook_url": "http://127.0.0.1:%d/duty/alarm" % hook_port, "webhook_token": TOKEN,
-        "webhook_timeout_ms": 2000, "webhook_retries": 2}}
+        "coil": {"device": "io-1", "address": 16},
+        "webhook": {"url": "http://127.0.0.1:%d/duty/alarm" % hook_port, "token": TOKEN,
+                    "timeout_ms": 2000, "retries": 2}}}
     return cfg
 
 
