@@ -213,3 +213,39 @@ def test_status_page_shows_alarms_in_chromium(setup, tmp_path):
     assert seen["scroll_width"] <= 390
     assert not seen["errors"], seen["errors"]
     assert gw.terminate() == 0
+
+
+def test_retained_press_is_a_phantom(tmp_path, make_broker, make_gateway):
+    """zigbee2mqtt's last message is retained by the broker and replayed to every new
+    subscription: the MQTT driver marks it replayed (RETAIN set), and the press it
+    carries is a phantom, never an alarm; the next live press is a call."""
+    import shutil
+    local = make_broker(name="local")
+    exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+
+    def pub(payload, retain):
+        subprocess.run([exe, "-h", "127.0.0.1", "-p", str(local.port), "-q", "1", "-t", "zigbee2mqtt/cord-z",
+                        "-m", payload] + (["-r"] if retain else []), check=True, timeout=10)
+
+    pub('{"action":"emergency","battery":80}', retain=True)  # pressed yesterday, retained since
+    facilities = [{"id": "station-1", "type": "elderly_station", "name": "Huacao", "capacity": 40,
+                   "sensors": [{"id": "cord-z", "kind": "call_button", "driver": "mqtt", "location": "Flat 12"}]}]
+    cfg = base_config(GROUP, EDGE, tmp_path / "data", facilities)
+    cfg["simulator"] = {"enabled": False}
+    cfg["web"] = web_section()
+    cfg["drivers"] = {"mqtt": {"broker": local.uri, "client_id": "gw-alarm-south", "subscriptions": [
+        {"topic": "zigbee2mqtt/+", "facility": "station-1", "sensor_level": 1,
+         "points": [{"point": "action", "pointer": "/action"}]}]}}
+    gw = make_gateway(cfg, [])
+    port = web_port(gw)
+    gw.wait_log(r"mqtt: subscribed to 1 of 1 filters", 15)
+    gw.wait_log(r"alarms: phantom press of station-1/cord-z", 10)
+
+    def alarms():
+        return json.loads(get(port, "/api/status")[2])["alarms"]
+    assert alarms() == []
+    pub('{"action":"emergency","battery":80}', retain=False)
+    assert wait_until(alarms, 5), "the live press raised no alarm"
+    [a] = alarms()
+    assert (a["sensor"], a["location"], a["state"], a["presses"]) == ("cord-z", "Flat 12", "raised", 1)
+    assert gw.terminate() == 0
