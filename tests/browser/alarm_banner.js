@@ -18,7 +18,7 @@ async function post(body) {
   const headers = { "Content-Type": "application/json" };
   if (process.env.INGEST_TOKEN) headers.Authorization = "Bearer " + process.env.INGEST_TOKEN;
   const r = await fetch(ingestUrl, { method: "POST", headers, body: JSON.stringify(body) });
-  if (r.status !== 200 && r.status !== 204) throw new Error("ingest answered " + r.status + ": " + (await r.text()));
+  if (r.status < 200 || r.status > 299) throw new Error("ingest answered " + r.status + ": " + (await r.text()));
 }
 
 // From the POST of a press to its alarm on the page (wall clock of this process).
