@@ -1,3 +1,7 @@
+// Modbus driver (see the header). Past 500 lines because a device's worker does all of its
+// I/O here, polls and coil writes alike, so that one connection has one request in flight
+// and one place decides when the device is dead; the frames are in tcp_frame.cc, the
+// decoding in register_map.cc.
 #include "modbus/modbus_driver.h"
 
 #include <modbus.h>
@@ -11,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -82,6 +87,10 @@ struct ModbusDriver::Impl {
   ModbusStats stats;
   std::mutex error_mu;
   std::string last_error;  // for Stats(); guarded by error_mu
+  // Coil writes wanted (WriteCoil): device id -> coil address -> state; guarded by
+  // shared->mu. coils_due: devices with writes queued since their worker last looked.
+  std::map<std::string, std::map<uint32_t, bool>> coils_wanted;
+  std::set<std::string> coils_due;
 
   void NoteError(const std::string& text) {
     std::lock_guard<std::mutex> lk(error_mu);
@@ -96,6 +105,19 @@ struct ModbusDriver::Impl {
   bool SleepUntil(Clock::time_point t) {
     std::unique_lock<std::mutex> lk(shared->mu);
     shared->cv.wait_until(lk, t, [&] { return shared->stop; });
+    return !shared->stop;
+  }
+
+  // The poll loop's sleep: until `t`, Stop(), or a coil write queued for this line.
+  bool SleepForPoll(Line& line, Clock::time_point t) {
+    std::unique_lock<std::mutex> lk(shared->mu);
+    shared->cv.wait_until(lk, t, [&] {
+      if (shared->stop) return true;
+      for (const auto& d : line.devices) {
+        if (coils_due.count(d.cfg->id)) return true;
+      }
+      return false;
+    });
     return !shared->stop;
   }
 
@@ -374,11 +396,70 @@ struct ModbusDriver::Impl {
     if (!batch.empty()) Commit(std::move(batch));
   }
 
+  // One FC05 request. Returns 0 or an errno value (as the reads do).
+  int WriteCoilOnce(Line& line, Device& d, uint32_t address, bool on) {
+    if (!Connect(line, d)) return errno ? errno : ECONNREFUSED;
+    int err = 0;
+    if (line.rtu) {
+      if (modbus_write_bit(d.ctx, int(address), on ? 1 : 0) != 1) err = errno ? errno : EMBBADDATA;
+    } else {
+      // Framed here for the unit id check, as the reads are (tcp_frame.h).
+      const auto req = BuildTcpWriteCoilRequest(++d.transaction, uint8_t(d.cfg->unit_id), uint16_t(address), on);
+      const ssize_t sent = ::send(modbus_get_socket(d.ctx), req.data(), req.size(), MSG_NOSIGNAL);
+      if (sent != ssize_t(req.size())) {
+        err = sent >= 0 ? EMBBADDATA : errno;
+      } else {
+        uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+        const int n = modbus_receive_confirmation(d.ctx, rsp);
+        err = n < 0 ? errno : CheckTcpWriteCoilReply(req, rsp, size_t(n));
+      }
+    }
+    if (err != 0 && !IsException(err)) Disconnect(line, d);
+    return err;
+  }
+
+  // The device's queued coil writes; `due_only`: only if queued since the last look.
+  void WriteCoils(Line& line, Device& d, bool due_only) {
+    const std::string& id = d.cfg->id;
+    std::map<uint32_t, bool> todo;
+    {
+      std::lock_guard<std::mutex> lk(shared->mu);
+      if (!coils_due.erase(id) && due_only) return;
+      auto it = coils_wanted.find(id);
+      if (it == coils_wanted.end()) return;
+      todo = it->second;
+    }
+    for (const auto& [address, on] : todo) {
+      const int err = WriteCoilOnce(line, d, address, on);
+      if (err != 0) {
+        ++stats.coil_write_errors;
+        if (IsException(err)) ++stats.exceptions;
+        spdlog::warn("modbus {}: writing coil {} {} failed: {}; retried before the next poll", id, address,
+                     on ? "ON" : "OFF", modbus_strerror(err));
+        NoteError(id + ": coil write: " + modbus_strerror(err));
+        return;  // the rest waits too: the device is not answering now
+      }
+      ++stats.coil_writes;
+      spdlog::info("modbus {}: coil {} is {}", id, address, on ? "ON" : "OFF");
+      std::lock_guard<std::mutex> lk(shared->mu);
+      auto it = coils_wanted.find(id);
+      if (it == coils_wanted.end()) continue;
+      auto c = it->second.find(address);
+      // Another state may have been asked for meanwhile: that one is still to write.
+      if (c != it->second.end() && c->second == on) it->second.erase(c);
+      if (it->second.empty()) coils_wanted.erase(it);
+    }
+  }
+
   void Run(Line& line) {
     while (!Stopping()) {
       auto it = std::min_element(line.devices.begin(), line.devices.end(),
                                  [](const Device& a, const Device& b) { return a.next_poll < b.next_poll; });
-      if (!SleepUntil(it->next_poll)) break;
+      if (!SleepForPoll(line, it->next_poll)) break;
+      // Newly queued coil writes first: an alarm's light does not wait for a poll.
+      for (auto& d : line.devices) WriteCoils(line, d, /*due_only=*/true);
+      if (Clock::now() < it->next_poll) continue;
+      WriteCoils(line, *it, /*due_only=*/false);  // the retries of writes that failed
       Poll(line, *it);
     }
     for (auto& d : line.devices) Disconnect(line, d);
@@ -410,6 +491,28 @@ gateway::DriverStats ModbusDriver::Stats() const {
   std::lock_guard<std::mutex> lk(impl_->error_mu);
   out.last_error = impl_->last_error;
   return out;
+}
+
+Status ModbusDriver::WriteCoil(const std::string& device_id, uint32_t address, bool on) {
+  Impl& m = *impl_;
+  bool known = false;
+  for (const auto& cfg : m.config.drivers.modbus.devices) known = known || cfg.id == device_id;
+  if (!known) return Status::NotFound("no Modbus device '" + device_id + "'");
+  if (address > 0xFFFF) return Status::InvalidArgument("coil address " + std::to_string(address) + " is over 65535");
+  {
+    std::lock_guard<std::mutex> lk(m.shared->mu);
+    m.coils_wanted[device_id][address] = on;
+    m.coils_due.insert(device_id);
+  }
+  m.shared->cv.notify_all();
+  return Status::Ok();
+}
+
+size_t ModbusDriver::pending_coil_writes() const {
+  std::lock_guard<std::mutex> lk(impl_->shared->mu);
+  size_t n = 0;
+  for (const auto& [id, coils] : impl_->coils_wanted) n += coils.size();
+  return n;
 }
 
 Status ModbusDriver::Start(gateway::ReadingSink& sink) {

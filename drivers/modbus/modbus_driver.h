@@ -17,6 +17,14 @@
 // counted, retried like a malformed one, never published (see tcp_frame.h for how,
 // since libmodbus does not check it on TCP).
 //
+// Coil writes (FC05, for alarm escalation's light or buzzer: gateway/alarm/coil_output.h)
+// are queued by WriteCoil() and done by the device's own worker between its polls, so
+// the connection stays the driver's and a dead device blocks only its own worker (or
+// its bus). A queued write wakes the worker at once; one that fails stays queued and is
+// tried again before each of the device's polls (which back off while it is dead)
+// until the device takes it; the latest wanted state of a coil replaces an older one
+// not yet written.
+//
 // Threads: constructed, started and stopped on the core's loop thread. Stop() wakes
 // the workers (shutting down their sockets) and joins them; it returns within about
 // one request timeout for an RTU bus, at once for TCP.
@@ -43,6 +51,8 @@ struct ModbusStats {
   std::atomic<uint64_t> bad_values{0};      // values that did not decode (NaN, range)
   std::atomic<uint64_t> busy_retries{0};    // batches offered again after kBusy
   std::atomic<uint64_t> readings{0};        // readings committed
+  std::atomic<uint64_t> coil_writes{0};     // coil writes the device confirmed
+  std::atomic<uint64_t> coil_write_errors{0};  // coil write attempts that failed (retried)
 };
 
 class ModbusDriver final : public gateway::Driver {
@@ -53,6 +63,13 @@ class ModbusDriver final : public gateway::Driver {
   std::string Name() const override { return "modbus"; }
   gateway::Status Start(gateway::ReadingSink& sink) override;
   void Stop() override;
+
+  // Queues a write of coil `address` (0-based) on device `device_id` of drivers.modbus;
+  // see above. Any thread, before or after Start(); never waits for the device.
+  // kNotFound for a device that is not configured.
+  gateway::Status WriteCoil(const std::string& device_id, uint32_t address, bool on);
+  // Coil writes queued and not yet confirmed by their devices; any thread.
+  size_t pending_coil_writes() const;
 
   const ModbusStats& stats() const;
   // Readings committed; errors = failed polls + malformed replies + replies from

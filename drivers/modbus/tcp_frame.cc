@@ -45,4 +45,31 @@ int CheckTcpReadReply(const std::array<uint8_t, kTcpReadRequestSize>& req, const
   return 0;
 }
 
+std::array<uint8_t, kTcpReadRequestSize> BuildTcpWriteCoilRequest(uint16_t transaction, uint8_t unit,
+                                                                  uint16_t address, bool on) {
+  return {uint8_t(transaction >> 8), uint8_t(transaction), 0, 0, 0, 6, unit, MODBUS_FC_WRITE_SINGLE_COIL,
+          uint8_t(address >> 8), uint8_t(address), uint8_t(on ? 0xFF : 0x00), 0x00};
+}
+
+int CheckTcpWriteCoilReply(const std::array<uint8_t, kTcpReadRequestSize>& req, const uint8_t* rsp, size_t n) {
+  if (n < kTcpHeaderSize + 2) return EMBBADDATA;
+  if (rsp[0] != req[0] || rsp[1] != req[1]) return EMBBADDATA;
+  if (rsp[2] != 0 || rsp[3] != 0) return EMBBADDATA;
+  if ((size_t(rsp[4]) << 8 | rsp[5]) != n - 6) return EMBBADDATA;
+  if (rsp[6] != req[6]) return EMBBADSLAVE;
+  if (rsp[7] == (MODBUS_FC_WRITE_SINGLE_COIL | 0x80)) {
+    if (n != kTcpHeaderSize + 2) return EMBBADEXC;
+    const uint8_t code = rsp[8];
+    if (code == 0 || code >= MODBUS_EXCEPTION_MAX) return EMBBADEXC;
+    return MODBUS_ENOBASE + code;
+  }
+  // The echo: same function, address and value. A device that answers with another
+  // value did not switch the coil as asked.
+  if (n != req.size()) return EMBBADDATA;
+  for (size_t i = kTcpHeaderSize; i < req.size(); ++i) {
+    if (rsp[i] != req[i]) return EMBBADDATA;
+  }
+  return 0;
+}
+
 }  // namespace modbus

@@ -1,4 +1,4 @@
-// TcpFrame: the Modbus TCP read requests the driver sends and the checks of their
+// TcpFrame: the Modbus TCP read requests (and the coil writes) the driver sends and the checks of their
 // replies, byte by byte.
 //
 // Why the driver frames TCP requests itself: libmodbus (3.1.6 in Debian 12, and still
@@ -43,5 +43,12 @@ std::array<uint8_t, kTcpReadRequestSize> BuildTcpReadRequest(uint16_t transactio
 // or an errno value as above; on EMBBADSLAVE, rsp[6] is the unit id that answered.
 int CheckTcpReadReply(const std::array<uint8_t, kTcpReadRequestSize>& req, const uint8_t* rsp, size_t n,
                       uint16_t* words, uint8_t* bits);
+
+// A write of one coil (function 5, FC05): ON is 0xFF00, OFF 0x0000. Its normal reply
+// echoes the request byte for byte.
+std::array<uint8_t, kTcpReadRequestSize> BuildTcpWriteCoilRequest(uint16_t transaction, uint8_t unit,
+                                                                  uint16_t address, bool on);
+// Checks the reply to a BuildTcpWriteCoilRequest request: 0, or an errno value as above.
+int CheckTcpWriteCoilReply(const std::array<uint8_t, kTcpReadRequestSize>& req, const uint8_t* rsp, size_t n);
 
 }  // namespace modbus

@@ -47,7 +47,7 @@ std::string Cut(std::string s) {
 
 }  // namespace
 
-MapOutcome JsonMapping::Map(std::string_view topic, std::string_view payload, int64_t now_ms) const {
+MapOutcome JsonMapping::Map(std::string_view topic, std::string_view payload, int64_t now_ms, bool replayed) const {
   MapOutcome out;
   nlohmann::json doc;
   bool parsed = false;
@@ -120,6 +120,7 @@ MapOutcome JsonMapping::Map(std::string_view topic, std::string_view payload, in
       r.point = p.point;
       r.value = std::move(value.value());
       r.ts_ms = ts;
+      r.replayed = replayed;
       out.readings.push_back(std::move(r));
     }
   }

@@ -33,7 +33,9 @@ class JsonMapping {
   explicit JsonMapping(const gateway::Config& config);
 
   std::vector<std::string> Filters() const;
-  MapOutcome Map(std::string_view topic, std::string_view payload, int64_t now_ms) const;
+  // `replayed`: the message came with RETAIN (a retained one replayed to a new
+  // subscription); its readings are marked Reading::replayed.
+  MapOutcome Map(std::string_view topic, std::string_view payload, int64_t now_ms, bool replayed = false) const;
 
  private:
   const gateway::Config& config_;

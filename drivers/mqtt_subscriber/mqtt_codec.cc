@@ -116,6 +116,7 @@ std::optional<Publish> ParsePublishHead(uint8_t flags, std::string_view body) {
   Publish p;
   p.qos = (flags >> 1) & 0x03;
   p.dup = (flags & 0x08) != 0;
+  p.retain = (flags & 0x01) != 0;
   if (p.qos > 2 || body.size() < 2) return std::nullopt;
   size_t len = (size_t(uint8_t(body[0])) << 8) | uint8_t(body[1]);
   size_t pos = 2 + len;

@@ -58,6 +58,9 @@ struct Publish {
   std::string topic;
   uint8_t qos = 0;
   bool dup = false;
+  // The broker sends a retained message with RETAIN set only when a new subscription
+  // replays it (MQTT-3.3.1-8); live messages to an established one have it clear (-9).
+  bool retain = false;
   uint16_t packet_id = 0;
   std::string_view payload;  // into the buffer given to ParsePublish
 };

@@ -253,7 +253,7 @@ struct MqttSubscriberDriver::Impl : std::enable_shared_from_this<Impl> {
       ++stats.oversize;
       Warn("message on '" + p.topic + "' is larger than max_payload_bytes; discarded");
     } else {
-      out = mapping.Map(p.topic, p.payload, clock.NowMs());
+      out = mapping.Map(p.topic, p.payload, clock.NowMs(), p.retain);
       if (!out.matched) ++stats.unmatched;
       if (!out.errors.empty()) {
         ++stats.bad_payloads;

@@ -13,6 +13,8 @@
 #include "core/console_view.h"
 #include "core/facility_model.h"
 #include "alarm/alarm_book.h"
+#include "alarm/coil_output.h"
+#include "alarm/webhook_output.h"
 #include "core/pipeline.h"
 #include "core/systemd_notify.h"
 #include "http_ingest/http_ingest.h"
@@ -126,6 +128,21 @@ int App::Run() {
     drivers.push_back(std::make_unique<ocpp::OcppDriver>(io, config_, *clock));
   }
 
+  // The local escalation outputs (gateway/alarm): told of every committed alarm change,
+  // like the uplink. The coil's writes go through the Modbus driver, which owns the
+  // device's connection.
+  modbus::ModbusDriver* modbus_driver = nullptr;
+  for (auto& d : drivers) {
+    if (d->Name() == "modbus") modbus_driver = static_cast<modbus::ModbusDriver*>(d.get());
+  }
+  alarm::WebhookOutput webhook(config_);
+  alarm::CoilOutput coil(config_.alarms.escalation, [&](const std::string& device, uint32_t address, bool on) {
+    if (!modbus_driver) return Status::NotFound("no Modbus device '" + device + "' (drivers.modbus has none)");
+    return modbus_driver->WriteCoil(device, address, on);
+  });
+  alarms.AddListener(&webhook);
+  alarms.AddListener(&coil);
+
   std::unique_ptr<ConsoleView> view;
   if (options_.live_view) {
     view = std::make_unique<ConsoleView>(io, config_, *model.value(), pipeline, *outbox.value(), uplink, *clock);
@@ -137,10 +154,25 @@ int App::Run() {
   if (config_.web.enabled) {
     auto recent = std::make_shared<web::RecentLog>();
     spdlog::default_logger()->sinks().push_back(recent);
-    web_server = std::make_unique<web::WebServer>(
-        io, config_,
-        web::Sources{*model.value(), pipeline, *outbox.value(), uplink, *clock, drivers, recent, options_.version});
+    web::Sources sources{*model.value(), pipeline, *outbox.value(), uplink, *clock, drivers, recent, options_.version};
+    sources.alarms = [&] { return alarms.Open(); };
+    sources.alarm_outputs = [&] {
+      web::AlarmOutputCounters c;
+      c.webhook_enabled = !config_.alarms.escalation.webhook_url.empty();
+      c.webhook_sent = webhook.stats().sent;
+      c.webhook_failed = webhook.stats().failed;
+      c.webhook_dropped = webhook.stats().dropped;
+      c.coil_enabled = coil.enabled();
+      c.coil_on = coil.on();
+      if (modbus_driver) {
+        c.coil_writes = modbus_driver->stats().coil_writes;
+        c.coil_write_errors = modbus_driver->stats().coil_write_errors;
+      }
+      return c;
+    };
+    web_server = std::make_unique<web::WebServer>(io, config_, std::move(sources));
     uplink.set_publish_latency_observer([&](double s) { web_server->ObservePublishLatency(s); });
+    alarms.AddListener(web_server.get());  // an alarm change is pushed to open pages at once
   }
   SystemdNotify systemd(io);
 
@@ -158,6 +190,9 @@ int App::Run() {
     if (view) view->Stop();
     Status s = pipeline.Stop();
     if (!s.ok()) spdlog::error("final commit failed: {}", s.ToString());
+    // After the final commit (its changes are the webhook's last events): a POST in flight
+    // is cut off at once, what is still queued is logged and counted as failed.
+    webhook.Stop();
     // A bounded grace period: a second signal, or a broker that never answers, cannot
     // keep the process from exiting.
     grace.expires_after(std::chrono::seconds(10));
@@ -205,6 +240,10 @@ int App::Run() {
   alarm_source.published = [&](const Alarm& a) { alarms.MarkPublished(a.facility_id, a.id, a.version); };
   uplink.set_alarms(std::move(alarm_source), alarms.Unpublished());
   uplink.Start();
+  // After the pipeline resumed the stored alarms: the coil starts as they call for (an
+  // alarm escalated before a restart keeps its light on), the webhook's thread starts.
+  if (Status ws = webhook.Start(); !ws.ok()) spdlog::error("alarm webhook not available: {}", ws.ToString());
+  if (Status cs = coil.Start(alarms.Open()); !cs.ok()) spdlog::error("alarm coil not available: {}", cs.ToString());
   for (auto& d : drivers) {
     Status ds = d->Start(pipeline);
     if (!ds.ok()) {

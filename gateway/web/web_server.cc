@@ -372,6 +372,8 @@ std::string WebServer::StatusJson() {
                        {"start_error", d->start_error()}});
   }
 
+  j["alarms"] = src_.alarms ? AlarmsJson(src_.alarms(), config_, now) : Json::array();
+
   Json& errors = j["errors"] = Json::array();
   if (src_.recent_log) {
     auto entries = src_.recent_log->Entries();
@@ -490,6 +492,9 @@ std::string WebServer::MetricsText() {
   auto hs = server_.stats();
   m.One("gateway_http_requests_total", "counter", "Requests to the status server.", double(hs.requests));
   m.One("gateway_http_open_streams", "gauge", "Status pages with a live event stream open.", double(hs.open_streams));
+
+  m.text() += AlarmMetricsText(src_.alarms ? src_.alarms() : std::vector<Alarm>{},
+                               src_.alarm_outputs ? src_.alarm_outputs() : AlarmOutputCounters{});
 
   ProcessFigures p = ReadProcess();
   m.One("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.rss_bytes);

@@ -6,7 +6,8 @@
 // thread, where it reads the other components (FacilityModel::Snapshot, Pipeline::stats,
 // Outbox depth, MqttUplink::stats, Driver::Stats) directly; it never changes them.
 // The page (assets compiled into the binary) gets the same JSON as /api/status, then a
-// fresh copy every web.push_interval_ms as a server-sent event.
+// fresh copy every web.push_interval_ms as a server-sent event; open alarms ride in it
+// (web/alarm_view.h), so a press reaches an open page within one push interval.
 //
 // Recent warnings and errors come from a spdlog sink (RecentLog) that the App attaches
 // to the default logger; it is the one piece called from other threads (any thread that
@@ -19,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,12 +28,14 @@
 
 #include "core/facility_model.h"
 #include "core/pipeline.h"
+#include "gateway/alarm.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/driver.h"
 #include "http/http_server.h"
 #include "store/outbox.h"
 #include "uplink/mqtt_uplink.h"
+#include "web/alarm_view.h"
 
 namespace gateway::web {
 
@@ -83,9 +87,16 @@ struct Sources {
   const std::vector<std::unique_ptr<Driver>>& drivers;
   std::shared_ptr<RecentLog> recent_log;               // may be null
   std::string version;
+  // The open alarms (the AlarmBook's), shown as the banner at the top of the page and
+  // in every push; empty: no alarms. Called on the loop thread.
+  std::function<std::vector<Alarm>()> alarms = {};
+  // The escalation outputs' counters for /metrics; empty: none configured.
+  std::function<AlarmOutputCounters()> alarm_outputs = {};
 };
 
-class WebServer {
+// Also an AlarmListener: an alarm change is pushed to open pages at once rather than at
+// the next push interval, so a press shows well within a second.
+class WebServer final : public AlarmListener {
  public:
   WebServer(boost::asio::io_context& io, const Config& config, Sources sources);
   ~WebServer();
@@ -99,6 +110,8 @@ class WebServer {
 
   // Feed for the publish latency histogram (MqttUplink::set_publish_latency_observer).
   void ObservePublishLatency(double seconds) { latency_.Observe(seconds); }
+
+  void OnAlarmChanged(const Alarm&) override { Push(); }
 
   // Exposed for tests: the bodies the routes serve.
   std::string StatusJson();

@@ -8,6 +8,9 @@ and answers each with "ok":
   {"op": "set", "table": "hr"|"ir"|"co"|"di", "address": 0, "values": [1, 2]}
   {"op": "garble", "count": 3}   the next 3 replies are corrupted on the wire
                                  (TCP: wrong function code; RTU: wrong CRC)
+  {"op": "get", "table": "co", "address": 0, "count": 1}
+                                 answered with the values as JSON (e.g. [1]) instead of
+                                 "ok": what the gateway wrote (coils, holding registers)
   {"op": "answer_as", "unit": 7} every reply carries unit id 7, whatever the request's
                                  (a TCP gateway to an RS-485 bus that mixes up its
                                  devices); "unit": null goes back to echoing it
@@ -66,6 +69,12 @@ class ModbusPeer:
         for i, v in enumerate(values):
             self.values[(table, address + i)] = [v]
         self._command({"op": "set", "table": table, "address": address, "values": list(values)})
+
+    def get(self, table, address, count=1):
+        """The device's values now: what a master wrote shows here."""
+        self.proc.stdin.write(json.dumps({"op": "get", "table": table, "address": address, "count": count}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._readline(10))
 
     def garble(self, count):
         self._command({"op": "garble", "count": count})
@@ -150,6 +159,11 @@ def _serve(mode, where, baud):
             elif cmd["op"] == "answer_as":
                 with lock:
                     answer_as[0] = cmd["unit"]
+            elif cmd["op"] == "get":
+                with lock:
+                    got = context[0].getValues(_FC[cmd["table"]], cmd["address"], cmd.get("count", 1))
+                print(json.dumps([int(v) for v in got]), flush=True)
+                continue
             print("ok", flush=True)
         os._exit(0)  # stdin closed: the test is gone
 

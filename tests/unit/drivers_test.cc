@@ -305,6 +305,58 @@ TEST_CASE("mqtt: JSON mapping of zigbee2mqtt and ChirpStack messages", "[drivers
   CHECK_FALSE(m.Map("other/x", "{}", 0).matched);
 }
 
+TEST_CASE("mqtt: a retained message's readings are marked replayed", "[drivers][mqtt]") {
+  using namespace mqtt_subscriber;
+  gateway::Config c;
+  gateway::FacilityConfig f;
+  f.id = "station-1";
+  gateway::SensorConfig s;
+  s.id = "cord-3";
+  s.kind = gateway::SensorKind::kCallButton;
+  s.driver = "mqtt";
+  f.sensors.push_back(s);
+  c.facilities.push_back(f);
+  gateway::MqttSubscriptionConfig z;
+  z.topic = "zigbee2mqtt/+";
+  z.facility = "station-1";
+  z.sensor_level = 1;
+  z.points = {{"action", "/action", PointType::kString, 1.0, 0}, {"battery", "/battery", PointType::kUInt32, 1.0, 0}};
+  c.drivers.mqtt.subscriptions.push_back(z);
+  JsonMapping m(c);
+  const std::string payload = R"({"action":"emergency","battery":90})";
+
+  // What the broker sends: the same message replayed to a new subscription (RETAIN
+  // set) and delivered live (RETAIN clear), both QoS 1; the driver maps each with the
+  // flag its PUBLISH carried.
+  for (const bool retain : {true, false}) {
+    CAPTURE(retain);
+    const std::string pkt = EncodePublish("zigbee2mqtt/cord-3", payload, 1, retain, 42);
+    bool bad = false;
+    auto h = ParseFixedHeader(pkt, &bad);
+    REQUIRE(h);
+    CHECK((h->flags & 0x01) == (retain ? 1 : 0));
+    auto p = ParsePublish(h->flags, std::string_view(pkt).substr(h->header_size, h->remaining));
+    REQUIRE(p);
+    CHECK(p->retain == retain);
+    CHECK(p->packet_id == 42);
+    auto out = m.Map(p->topic, p->payload, 5000, p->retain);
+    CHECK(out.errors.empty());
+    REQUIRE(out.readings.size() == 2);
+    for (const auto& r : out.readings) {
+      CHECK(r.sensor_id == "cord-3");
+      CHECK(r.replayed == retain);
+    }
+    CHECK(std::get<std::string>(Find(out.readings, "action")->value) == "emergency");
+  }
+  // The oversize path reads only the head; it carries the flag too.
+  auto head = ParsePublishHead(0x03, std::string("\x00\x01" "t" "\x00\x05", 5));
+  REQUIRE(head);
+  CHECK(head->retain);
+  // A reading is fresh unless a driver says otherwise.
+  CHECK_FALSE(gateway::Reading{}.replayed);
+  CHECK_FALSE(m.Map("zigbee2mqtt/cord-3", payload, 0).readings.at(0).replayed);
+}
+
 TEST_CASE("http ingest: body parsing names the bad field", "[drivers][http]") {
   http_ingest::IngestBodyParser p({{"canteen-1", "meal-1"}}, 3);
   auto ok = p.Parse(R"({"facility":"canteen-1","sensor":"meal-1","readings":[{"point":"meals_total","value":5}]})", 42);
