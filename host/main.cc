@@ -70,7 +70,7 @@ int RunHashPassword(const std::string& name) {
 }
 
 int RunReport(const host::HostConfig& config, const ReportArgs& a) {
-  host::TownReportQuery q{a.from, a.to, a.groups.empty() ? config.groups : a.groups, a.type};
+  host::TownReportQuery q{a.from, a.to, a.groups.empty() ? config.groups : a.groups, a.type, config.timezone};
   auto report = host::LoadTownReport(config.pg_conninfo, config.pg_password, q);
   if (!report.ok()) {
     std::fprintf(stderr, "report: %s\n", report.status().message().c_str());
