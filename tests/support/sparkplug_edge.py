@@ -79,7 +79,7 @@ class Edge:
                         elif t == BOOLEAN:
                             e.boolean_value = cell
                         elif t in (UINT64, INT64):
-                            e.long_value = cell
+                            e.long_value = cell & 0xFFFFFFFFFFFFFFFF  # Int64 as two's complement
                         else:
                             e.int_value = cell
         topic = "spBv1.0/%s/%s/%s" % (self.group, kind, self.edge) + ("/" + device if device else "")
