@@ -351,8 +351,10 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
     Flush();
     // The board's acknowledge requests: at a NOTIFY, at start, and every 30 s (a NOTIFY
     // is lost while the connection is down).
+    // Consumed whatever the database's state, so that a readable socket never keeps
+    // the poll from sleeping.
+    if (store_.TakeAckNotification()) ack_sync_needed_ = true;
     if (db_ok_) {
-      if (store_.TakeAckNotification()) ack_sync_needed_ = true;
       if (SteadyMs() >= next_ack_sync_ms_) ack_sync_needed_ = true;
       if (ack_sync_needed_) {
         next_ack_sync_ms_ = SteadyMs() + 30000;

@@ -194,6 +194,14 @@ void TownBoard::Refresh() {
   // Every refresh is pushed (now_ms moves, so "last heard" ages on the page even when
   // nothing else changed).
   for (auto& s : streams_) s->Send("board", json_);
+  // A NOTIFY that came while this read ran was taken off the socket by libpq, so the
+  // wait above will not see it: its commit may be after the snapshot, so read again.
+  bool queued = false;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    queued = true;
+    PQfreemem(n);
+  }
+  if (queued) boost::asio::post(io_, [this] { Refresh(); });
 }
 
 http::Response TownBoard::OnLogin(const http::Request& req) {
