@@ -476,3 +476,46 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
     assert re.findall(r"<td(?: class=\"bad\")?>([^<]*)</td>", town_row)[:7] == [
         c if c else "—" for c in cells(want_town)]
     edge.stop()
+
+
+def test_acknowledge_request_survives_a_host_kill(tmp_path, broker, make_postgres, make_host):
+    """An operator's acknowledge is a committed row: a host killed -9 after it sends the
+    DCMD again from the stored request once it is back, with no new click."""
+    password = "wang-Night-shift-3"
+    users = tmp_path / "operators"
+    users.write_text(hash_line("wang", password) + "\n")
+    pg = make_postgres()
+    keys = {"users_file": str(users)}
+    host = make_host(broker, pg, [GROUP], board_keys=keys)
+    host.wait_log(r"STATE online published", 30)
+    edge = Edge(broker, GROUP, "gw-b")
+    t = now_ms()
+    call = {"id": "pull-1-%d" % t, "sensor": "pull-1", "location": "Bed 4", "raised_ms": t}
+    edge.publish("NBIRTH", 0, [{"name": "bdSeq", "datatype": UINT64, "value": 1}])
+    edge.publish("DBIRTH", 1, facility_birth("elderly_station", "新虹养老驿站 Xinhong", t, [call]), device="home-1")
+    board = Board(host.board_port)
+    assert wait_until(lambda: board.open_alarm(call["id"]), 20)
+    st, headers, text = board.call("POST", "/login", {"user": "wang", "password": password})
+    assert st == 200, text
+    board.cookie = "board_session=" + http.cookies.SimpleCookie(headers["Set-Cookie"])["board_session"].value
+    target = {"group": GROUP, "edge_node": "gw-b", "facility": "home-1", "alarm_id": call["id"]}
+    st, _, _ = board.call("POST", "/api/alarms/acknowledge", target, headers={"X-CSRF-Token": json.loads(text)["csrf"]})
+    assert st == 202
+    assert wait_until(lambda: edge.dcmds, 10)
+    host.kill()
+    restarted = len(edge.dcmds)
+    host.start()
+    host.wait_log(r"STATE online published.*\n(.|\n)*STATE online published", 30)
+    assert wait_until(lambda: len(edge.dcmds) > restarted, 15), "the stored request was not sent after the restart"
+    p = Payload.FromString(edge.dcmds[-1][2])
+    assert {m.name: m.string_value for m in p.metrics} == {"alarms/acknowledge": call["id"],
+                                                          "alarms/acknowledged_by": "wang"}
+    # The session was the killed process's: gone with it.
+    st, _, _ = board.call("POST", "/api/alarms/acknowledge", target, headers={"X-CSRF-Token": "x"})
+    assert st == 401
+    edge.publish("DDATA", 2, alarm_metrics(dict(call, state="acknowledged", acknowledged_ms=now_ms(),
+                                                acknowledged_by="wang"), now_ms()), device="home-1")
+    assert wait_until(lambda: pg.scalar("SELECT count(*) FROM alarm_ack_requests WHERE completed_at IS NOT NULL")
+                      == 1, 10)
+    assert wait_until(lambda: board.open_alarm(call["id"]) is None, 10)
+    edge.stop()
