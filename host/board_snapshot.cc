@@ -1,5 +1,6 @@
 #include "board_snapshot.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -18,7 +19,17 @@ Json IntOrNull(const PgResult& r, int row, int col) { return r.null(row, col) ? 
 
 }  // namespace
 
-gateway::Result<std::string> BoardSnapshotJson(PGconn* conn, const std::vector<std::string>& groups, int64_t now_ms) {
+std::string LocalTimeText(const gateway::TimeZone& tz, int64_t utc_ms) {
+  const auto l = tz.ToLocal(utc_ms);
+  const int64_t s = l.ms_of_day / 1000;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", l.year, l.month, l.day, int(s / 3600),
+                int(s / 60 % 60), int(s % 60));
+  return buf;
+}
+
+gateway::Result<std::string> BoardSnapshotJson(PGconn* conn, const std::vector<std::string>& groups, int64_t now_ms,
+                                               const gateway::TimeZone& tz) {
   const std::string g = PgTextArray(groups);
   const char* params[] = {g.c_str()};
   PgResult nodes(PQexecParams(conn,
@@ -44,9 +55,41 @@ FROM facilities f WHERE f.group_id = ANY($1::text[]) ORDER BY 1, 3, 2)sql",
                         1, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(live.r) != PGRES_TUPLES_OK) return PgError(conn, "board: live values");
 
+  // Open alarms: real calls first, oldest first (the one waiting longest leads).
+  PgResult alarms(PQexecParams(conn, R"sql(
+SELECT a.group_id, a.edge_node, a.facility, a.alarm_id, a.sensor, a.location, a.kind, a.test, a.state,
+  (extract(epoch FROM a.raised_at) * 1000)::bigint, a.presses, (extract(epoch FROM a.escalated_at) * 1000)::bigint,
+  coalesce((SELECT v_text FROM samples s WHERE (s.group_id, s.edge_node, s.device, s.metric) =
+            (a.group_id, a.edge_node, a.facility, 'facility/name') ORDER BY ts_ms DESC LIMIT 1), '')
+FROM alarms a WHERE a.group_id = ANY($1::text[]) AND a.state <> 'acknowledged'
+ORDER BY a.test, a.raised_at, a.group_id, a.edge_node, a.facility, a.alarm_id LIMIT 500)sql",
+                               1, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(alarms.r) != PGRES_TUPLES_OK) return PgError(conn, "board: alarms");
+
   Json root;
   root["now_ms"] = now_ms;
   root["groups"] = groups;
+  root["timezone"] = tz.name();
+  Json open_alarms = Json::array();
+  for (int i = 0; i < PQntuples(alarms.r); ++i) {
+    const int64_t raised = alarms.integer(i, 9);
+    open_alarms.push_back(Json{{"group_id", alarms.at(i, 0)},
+                               {"edge_node_id", alarms.at(i, 1)},
+                               {"facility_id", alarms.at(i, 2)},
+                               {"facility_name", alarms.at(i, 12)},
+                               {"id", alarms.at(i, 3)},
+                               {"sensor", alarms.at(i, 4)},
+                               {"location", alarms.at(i, 5)},
+                               {"kind", alarms.at(i, 6)},
+                               {"test", alarms.at(i, 7) == "t"},
+                               {"state", alarms.at(i, 8)},
+                               {"escalated", alarms.at(i, 8) == "escalated"},
+                               {"raised_ms", raised},
+                               {"raised_local", LocalTimeText(tz, raised)},
+                               {"presses", alarms.integer(i, 10)},
+                               {"escalated_ms", IntOrNull(alarms, i, 11)}});
+  }
+  root["alarms"] = std::move(open_alarms);
   Json gws = Json::array();
   for (int i = 0; i < PQntuples(nodes.r); ++i) {
     gws.push_back(Json{{"group_id", nodes.at(i, 0)},

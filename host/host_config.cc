@@ -1,5 +1,7 @@
 #include "host_config.h"
 
+#include "gateway/local_time.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -135,6 +137,10 @@ gateway::Result<HostConfig> LoadHostConfig(const std::string& path) {
         }},
         {"reorder_timeout_ms", [&](N x, S kk) { p.UInt(x, kk, &c.reorder_timeout_ms, 100, 600000); }},
         {"rebirth_min_interval_ms", [&](N x, S kk) { p.UInt(x, kk, &c.rebirth_min_interval_ms, 0, 3600000); }},
+        {"timezone", [&](N x, S kk) {
+          p.String(x, kk, &c.timezone);
+          if (!gateway::TimeZone::Load(c.timezone).ok()) p.Error(x, kk, "not a time zone of the tz database: " + c.timezone);
+        }},
       });
     }},
     {"mqtt", [&](N v, S k) {
@@ -167,6 +173,11 @@ gateway::Result<HostConfig> LoadHostConfig(const std::string& path) {
         {"address", [&](N x, S kk) { p.String(x, kk, &c.board_address); }},
         {"port", [&](N x, S kk) { p.UInt(x, kk, &c.board_port, 0, 65535); }},
         {"refresh_ms", [&](N x, S kk) { p.UInt(x, kk, &c.board_refresh_ms, 100, 60000); }},
+        {"users_file", [&](N x, S kk) {
+          p.String(x, kk, &c.board_users_file);
+          if (c.board_users_file.empty()) p.Error(x, kk, "must not be empty (omit it: nobody can log in)");
+        }},
+        {"session_hours", [&](N x, S kk) { p.UInt(x, kk, &c.board_session_hours, 1, 168); }},
       });
     }},
     {"database", [&](N v, S k) {

@@ -35,6 +35,9 @@ struct HostConfig {
   uint32_t retention_days = 400;          // sample partitions older than this are dropped
   uint32_t max_batch_messages = 500;      // committed together, then acknowledged
   uint32_t future_tolerance_s = 86400;    // samples stamped later than now + this are refused
+  // The facilities' zone (IANA): the wire carries no zone, and the gateways' default is
+  // Asia/Shanghai. Local times of alarms on the board and their days in the town report.
+  std::string timezone = "Asia/Shanghai";
   // /metrics
   bool metrics_enabled = true;
   std::string metrics_address = "127.0.0.1";
@@ -44,6 +47,10 @@ struct HostConfig {
   std::string board_address = "127.0.0.1";
   uint16_t board_port = 9180;             // 0: an ephemeral port, logged
   uint32_t board_refresh_ms = 1000;       // how often the board reads the database
+  // Operators who may acknowledge alarms (board_auth.h): "name:$pbkdf2-sha256$..." lines.
+  // Empty: nobody can log in (the board stays read-only).
+  std::string board_users_file;
+  uint32_t board_session_hours = 12;      // a login's lifetime
 };
 
 // Errors are "file:line: key: message", one per line.

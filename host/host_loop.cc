@@ -65,6 +65,8 @@ bool HostLoop::ConnectBroker() {
   pending_ = SessionOutput{};
   pending_acks_.clear();
   pending_messages_ = 0;
+  pending_alarms_ = AlarmParse{};
+  alarms_extracted_ = false;
   std::vector<std::string> filters;
   for (const auto& g : config_.groups) {
     std::string f = "spBv1.0/";
@@ -140,6 +142,39 @@ void HostLoop::SendRebirths(std::vector<NodeRef>& refs) {
   refs.clear();
 }
 
+void HostLoop::SyncAckRequests() {
+  auto r = store_.PendingAckRequests();
+  if (!r.ok()) {
+    spdlog::warn("acknowledge requests: {}", r.status().message());
+    return;  // ack_sync_needed_ stays: tried again at the next turn
+  }
+  ack_sync_needed_ = false;
+  alarm_cmds_.Sync(*r);
+}
+
+void HostLoop::SendAcknowledges() {
+  for (const auto& c : alarm_cmds_.Due(SteadyMs())) {
+    gateway::codec::Payload p;
+    p.timestamp_ms = uint64_t(NowMs());
+    p.metrics.push_back({"alarms/acknowledge", gateway::Value(c.alarm_id), p.timestamp_ms, false, std::nullopt});
+    p.metrics.push_back(
+        {"alarms/acknowledged_by", gateway::Value(c.operator_name), p.timestamp_ms, false, std::nullopt});
+    std::string topic = "spBv1.0/";
+    topic += c.group;
+    topic += "/DCMD/";
+    topic += c.edge_node;
+    topic += '/';
+    topic += c.facility;
+    // QoS 0 as the rebirth NCMD: what is lost is sent again until the gateway's DDATA
+    // says acknowledged (alarm_commands.h).
+    if (link_.Send(mqtt_subscriber::EncodePublish(topic, gateway::codec::Encode(p), 0, false, 0)).ok()) {
+      ++stats_.alarm_dcmds;
+      spdlog::info("{}/{}/{}: alarm {} acknowledge sent (by {})", c.group, c.edge_node, c.facility, c.alarm_id,
+                   c.operator_name);
+    }
+  }
+}
+
 void HostLoop::Flush() {
   if (pending_messages_ == 0 && pending_.events.empty()) return;
   const int64_t now = NowMs();
@@ -155,7 +190,17 @@ void HostLoop::Flush() {
   stats_.refused += before - smp.size();
   if (smp.size() != before) spdlog::warn("{} samples refused: timestamp outside the retention or in the future", before - smp.size());
 
-  auto r = store_.Commit(pending_.samples, pending_.events, now);
+  if (!alarms_extracted_) {
+    // Once per batch: a retried commit must not count its malformed rows again.
+    pending_alarms_ = ExtractAlarmRows(pending_.samples);
+    alarms_extracted_ = true;
+    if (pending_alarms_.malformed > 0) {
+      stats_.alarm_rows_malformed += pending_alarms_.malformed;
+      spdlog::warn("{} alarms/events rows malformed, not stored (first: {})", pending_alarms_.malformed,
+                   pending_alarms_.first_error);
+    }
+  }
+  auto r = store_.Commit(pending_.samples, pending_.events, pending_alarms_.rows, now);
   if (!r.ok()) {
     ++stats_.db_failures;
     next_db_retry_ms_ = SteadyMs() + 1000;
@@ -170,6 +215,8 @@ void HostLoop::Flush() {
   stats_.samples_inserted += r->inserted;
   stats_.duplicates += r->duplicates;
   stats_.daily_reports += r->daily_reports;
+  stats_.alarm_rows += r->alarm_rows;
+  for (const auto& a : pending_alarms_.rows) alarm_cmds_.OnAlarmRow(a, SteadyMs());
   if (r->duplicates > 0)
     spdlog::debug("commit: {} of {} samples already stored (redelivered), first {}", r->duplicates,
                   pending_.samples.size(), pending_.samples.empty() ? "" : pending_.samples.front().metric);
@@ -184,6 +231,8 @@ void HostLoop::Flush() {
   pending_ = SessionOutput{};
   pending_acks_.clear();
   pending_messages_ = 0;
+  pending_alarms_ = AlarmParse{};
+  alarms_extracted_ = false;
   if (!db_ok_) {
     spdlog::info("PostgreSQL commits again: reconnecting to publish STATE online");
     db_ok_ = true;
@@ -227,6 +276,12 @@ std::string HostLoop::RenderMetrics() const {
   counter("bad_payloads_total", "Messages that are not Sparkplug B or not on its topics.", s.bad_payloads);
   counter("unresolved_aliases_total", "Metrics by an alias no birth declared (not stored).", s.unresolved_aliases);
   counter("stale_deaths_total", "NDEATH with another bdSeq than the current birth's (ignored).", s.stale_deaths);
+  counter("alarm_rows_stored_total", "alarms/events rows merged into the alarms table.", stats_.alarm_rows);
+  counter("alarm_rows_malformed_total", "alarms/events rows refused: missing columns, wrong types, bad values.",
+          stats_.alarm_rows_malformed);
+  counter("alarm_acknowledge_dcmds_total", "DCMD alarms/acknowledge published (resends included).", stats_.alarm_dcmds);
+  gauge("alarm_acknowledges_pending", "Acknowledge requests not yet confirmed by their gateway.",
+        std::to_string(alarm_cmds_.pending()));
   counter("broker_connects_total", "Connections made to the broker.", stats_.broker_connects);
   gauge("database_up", "1 while commits succeed.", db_ok_ ? "1" : "0");
   gauge("pending_messages", "Messages read and not yet committed.", std::to_string(pending_messages_));
@@ -276,12 +331,14 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
     if (pending_messages_ > 0) timeout = db_ok_ ? 0 : int(std::max<int64_t>(0, next_db_retry_ms_ - steady));
     const int64_t deadline = session_.NextDeadline();
     if (deadline != INT64_MAX) timeout = int(std::clamp<int64_t>(deadline - NowMs(), 0, timeout));
+    const int64_t ack_deadline = alarm_cmds_.NextDeadline();
+    if (ack_deadline != INT64_MAX) timeout = int(std::clamp<int64_t>(ack_deadline - steady, 0, timeout));
     // Reading stops while a batch waits for the database: the broker holds the rest.
     // Nothing is read before the stored births' aliases are known: a redelivered
     // message by alias would otherwise be unresolvable, and acknowledged unstored.
     const bool read = (db_ok_ || pending_messages_ < config_.max_batch_messages) && RestoreCatalog();
     if (read && pending_messages_ < config_.max_batch_messages) {
-      if (!link_.Read(timeout).ok() || !Drain()) {
+      if (!link_.Read(timeout, store_.socket()).ok() || !Drain()) {
         link_.Close();
         continue;
       }
@@ -292,6 +349,19 @@ void HostLoop::Run(const std::atomic<bool>& stop) {
     if (!pending_.rebirths.empty()) SendRebirths(pending_.rebirths);
     // Commit once the socket has nothing more ready (or the batch is full).
     Flush();
+    // The board's acknowledge requests: at a NOTIFY, at start, and every 30 s (a NOTIFY
+    // is lost while the connection is down).
+    // Consumed whatever the database's state, so that a readable socket never keeps
+    // the poll from sleeping.
+    if (store_.TakeAckNotification()) ack_sync_needed_ = true;
+    if (db_ok_) {
+      if (SteadyMs() >= next_ack_sync_ms_) ack_sync_needed_ = true;
+      if (ack_sync_needed_) {
+        next_ack_sync_ms_ = SteadyMs() + 30000;
+        SyncAckRequests();
+      }
+      if (link_.open()) SendAcknowledges();
+    }
     if (reconnect_after_recovery_) {
       reconnect_after_recovery_ = false;
       link_.Send(mqtt_subscriber::EncodeDisconnect());  // a clean DISCONNECT drops the old will

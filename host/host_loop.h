@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "alarm_commands.h"
+#include "alarm_rows.h"
 #include "host_config.h"
 #include "host_metrics.h"
 #include "mqtt_link.h"
@@ -28,6 +30,7 @@ namespace host {
 struct HostStats {
   uint64_t commits = 0, samples_inserted = 0, duplicates = 0, acks = 0, db_failures = 0, broker_connects = 0;
   uint64_t refused = 0, daily_reports = 0;
+  uint64_t alarm_rows = 0, alarm_rows_malformed = 0, alarm_dcmds = 0;
 };
 
 class HostLoop {
@@ -43,6 +46,8 @@ class HostLoop {
   bool Drain();            // parse what was read; false on a broken connection
   void Flush();            // commit pending, then acknowledge
   void SendRebirths(std::vector<NodeRef>& refs);
+  void SyncAckRequests();  // the board's pending acknowledge requests, after a NOTIFY
+  void SendAcknowledges(); // the DCMDs AlarmCommands says are due
   bool RestoreCatalog();   // the stored births' aliases, once, before the first message
   void LogStats();
   std::string RenderMetrics() const;
@@ -67,6 +72,11 @@ class HostLoop {
   double last_lag_s_ = 0;      // taken -> committed, the newest live sample of the last commit
   int64_t next_metrics_ms_ = 0;
   bool catalog_restored_ = false;
+  AlarmParse pending_alarms_;      // the alarms/events rows of pending_, once extracted
+  bool alarms_extracted_ = false;
+  AlarmCommands alarm_cmds_;
+  bool ack_sync_needed_ = true;    // read alarm_ack_requests at the next chance
+  int64_t next_ack_sync_ms_ = 0;
 };
 
 }  // namespace host

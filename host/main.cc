@@ -3,10 +3,13 @@
 // Loads the config (errors name file, line and key, exit 2), then runs the HostLoop on
 // the main thread until SIGINT/SIGTERM. The signal handler only sets a flag.
 // `community-host report ...` instead writes the town report (town_report.h) and exits:
-// 0, or 2 with one line on stderr.
+// 0, or 2 with one line on stderr. `community-host hash-password NAME` reads a password
+// on stdin (not echoed on a terminal) and prints the users-file line for NAME
+// (board_auth.h); it needs no config.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +19,10 @@
 #include <iostream>
 #include <memory>
 
+#include <termios.h>
+#include <unistd.h>
+
+#include "board_auth.h"
 #include "host_config.h"
 #include "host_loop.h"
 #include "host_metrics.h"
@@ -32,8 +39,38 @@ struct ReportArgs {
   std::vector<std::string> groups;
 };
 
+int RunHashPassword(const std::string& name) {
+  if (!host::ValidOperatorName(name)) {
+    std::fprintf(stderr, "hash-password: a name is 1 to 64 of A-Z a-z 0-9 . _ @ -\n");
+    return 2;
+  }
+  const bool tty = ::isatty(0) == 1;
+  termios old{};
+  if (tty) {
+    std::fprintf(stderr, "password for %s: ", name.c_str());
+    ::tcgetattr(0, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~tcflag_t(ECHO);
+    ::tcsetattr(0, TCSANOW, &quiet);
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (tty) {
+    ::tcsetattr(0, TCSANOW, &old);
+    std::fprintf(stderr, "\n");
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty() || password.size() > 1024) {
+    std::fprintf(stderr, "hash-password: the password must be 1 to 1024 bytes on one line\n");
+    return 2;
+  }
+  std::printf("%s:%s\n", name.c_str(), host::HashPassword(password).c_str());
+  std::fill(password.begin(), password.end(), '\0');
+  return 0;
+}
+
 int RunReport(const host::HostConfig& config, const ReportArgs& a) {
-  host::TownReportQuery q{a.from, a.to, a.groups.empty() ? config.groups : a.groups, a.type};
+  host::TownReportQuery q{a.from, a.to, a.groups.empty() ? config.groups : a.groups, a.type, config.timezone};
   auto report = host::LoadTownReport(config.pg_conninfo, config.pg_password, q);
   if (!report.ok()) {
     std::fprintf(stderr, "report: %s\n", report.status().message().c_str());
@@ -67,7 +104,7 @@ int RunReport(const host::HostConfig& config, const ReportArgs& a) {
 int main(int argc, char** argv) {
   CLI::App app{"community-host: Sparkplug B primary host for the gateways of a town, into PostgreSQL"};
   std::string config_path;
-  app.add_option("-c,--config", config_path, "YAML config file")->required();
+  app.add_option("-c,--config", config_path, "YAML config file (all but hash-password)");
   app.fallthrough();
   ReportArgs ra;
   auto* rep = app.add_subcommand("report", "write the town report (docs/town-host.md) and exit");
@@ -79,7 +116,15 @@ int main(int argc, char** argv) {
   rep->add_option("--format", ra.format, "csv, json or html")->check(CLI::IsMember({"csv", "json", "html"}));
   rep->add_option("--out", ra.out, "file to write; - for stdout")->required();
   rep->add_option("--generated-at", ra.generated_at, "stamp printed in the report; default: now (UTC)");
+  std::string operator_name;
+  auto* hp = app.add_subcommand("hash-password", "read a password on stdin, print the board.users_file line of NAME");
+  hp->add_option("name", operator_name, "the operator's name")->required();
   CLI11_PARSE(app, argc, argv);
+  if (hp->parsed()) return RunHashPassword(operator_name);
+  if (config_path.empty()) {
+    std::fprintf(stderr, "--config is required\n");
+    return 2;
+  }
 
   auto config = host::LoadHostConfig(config_path);
   if (!config.ok()) {

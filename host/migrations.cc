@@ -47,6 +47,29 @@ CREATE TABLE daily_reports (
       {2, R"sql(
 ALTER TABLE edge_nodes ADD COLUMN last_heard_ms bigint;
 )sql"},
+      // Emergency calls (docs/wire-format.md "Alarms"): one row per alarm, merged from
+      // every alarms/events row seen (births, changes, re-announcements) so that it only
+      // moves forward. Times are timestamptz (from the wire's epoch ms, exactly), so
+      // that a facility's local day is a plain AT TIME ZONE. The board's acknowledge
+      // requests wait in alarm_ack_requests for the host loop, which owns MQTT.
+      {3, R"sql(
+CREATE TABLE alarms (
+  group_id text NOT NULL, edge_node text NOT NULL, facility text NOT NULL, alarm_id text NOT NULL,
+  sensor text NOT NULL, location text NOT NULL, kind text NOT NULL, test boolean NOT NULL,
+  state text NOT NULL CHECK (state IN ('raised', 'escalated', 'acknowledged')),
+  raised_at timestamptz NOT NULL, presses bigint NOT NULL,
+  escalated_at timestamptz, acknowledged_at timestamptz, acknowledged_by text,
+  first_seen_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+  PRIMARY KEY (group_id, edge_node, facility, alarm_id));
+CREATE INDEX alarms_open ON alarms (group_id) WHERE state <> 'acknowledged';
+CREATE TABLE alarm_ack_requests (
+  id bigserial PRIMARY KEY,
+  group_id text NOT NULL, edge_node text NOT NULL, facility text NOT NULL, alarm_id text NOT NULL,
+  requested_by text NOT NULL, requested_at timestamptz NOT NULL DEFAULT now(),
+  completed_at timestamptz);
+CREATE INDEX alarm_ack_requests_pending ON alarm_ack_requests (group_id, edge_node, facility, alarm_id)
+  WHERE completed_at IS NULL;
+)sql"},
   };
   return kSteps;
 }

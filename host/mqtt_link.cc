@@ -99,12 +99,12 @@ gateway::Status MqttLink::Send(const std::string& bytes) {
   return gateway::Status::Ok();
 }
 
-gateway::Status MqttLink::Read(int timeout_ms) {
+gateway::Status MqttLink::Read(int timeout_ms, int extra_fd) {
   if (fd_ < 0) return gateway::Status::Unavailable("not connected");
-  pollfd p{fd_, POLLIN, 0};
-  int rc = ::poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
+  pollfd p[2] = {{fd_, POLLIN, 0}, {extra_fd, POLLIN, 0}};
+  int rc = ::poll(p, extra_fd >= 0 ? 2 : 1, timeout_ms < 0 ? 0 : timeout_ms);
   if (rc < 0) return errno == EINTR ? gateway::Status::Ok() : gateway::Status::IoError(std::strerror(errno));
-  if (rc == 0) return gateway::Status::Ok();
+  if (rc == 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR))) return gateway::Status::Ok();
   char buf[65536];
   ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
   if (n == 0) {

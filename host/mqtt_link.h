@@ -37,8 +37,10 @@ class MqttLink {
   gateway::Status Connect(const std::string& host, uint16_t port, const std::string& connect_packet, int timeout_ms,
                           bool* session_present);
   gateway::Status Send(const std::string& bytes);
-  // Waits up to timeout_ms for bytes; ok with nothing read on a timeout.
-  gateway::Status Read(int timeout_ms);
+  // Waits up to timeout_ms for bytes; ok with nothing read on a timeout. Also returns
+  // early when extra_fd (>= 0: the database connection's socket, for its NOTIFYs)
+  // becomes readable.
+  gateway::Status Read(int timeout_ms, int extra_fd = -1);
   // The next complete packet already read, if any.
   gateway::Result<std::optional<Packet>> Next();
   void Close();

@@ -144,10 +144,13 @@ gateway::Status PgStore::Ensure() {
   if (PQstatus(conn_) != CONNECTION_OK) return Fail("cannot connect to PostgreSQL");
   partitions_.clear();
   if (auto s = Migrate(); !s.ok()) return s;
-  return Exec(
+  auto s = Exec(
       "CREATE TEMP TABLE samples_stage (group_id text, edge_node text, device text, metric text, ts_ms bigint,"
       " datatype smallint, v_bool boolean, v_int bigint, v_double double precision, v_text text,"
       " historical boolean) ON COMMIT DELETE ROWS");
+  if (!s.ok()) return s;
+  // The board's acknowledge requests wake the host loop (alarm_commands.h).
+  return Exec("LISTEN alarm_ack");
 }
 
 gateway::Status PgStore::Migrate() {
@@ -207,7 +210,8 @@ gateway::Status PgStore::EnsurePartitions(const std::vector<SampleRow>& samples)
 }
 
 gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samples,
-                                              const std::vector<LifecycleEvent>& events, int64_t now_ms) {
+                                              const std::vector<LifecycleEvent>& events,
+                                              const std::vector<AlarmRow>& alarms, int64_t now_ms) {
   if (auto s = Ensure(); !s.ok()) return s;
   if (auto s = EnsurePartitions(samples); !s.ok()) return s;
   CommitResult result;
@@ -363,9 +367,15 @@ gateway::Result<CommitResult> PgStore::Commit(const std::vector<SampleRow>& samp
       if (r.status() != PGRES_COMMAND_OK) return abort("storing the metric catalogue");
     }
   }
+  if (auto s = StoreAlarms(alarms, now_ms, &result); !s.ok()) {
+    if (conn_) PgResult(PQexec(conn_, "ROLLBACK"));
+    return s;
+  }
   if (auto s = Exec("COMMIT"); !s.ok()) return s;
   return result;
 }
+
+
 
 gateway::Result<std::vector<PgStore::Declaration>> PgStore::LoadCatalog(const std::vector<std::string>& groups) {
   if (auto s = Ensure(); !s.ok()) return s;

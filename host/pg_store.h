@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "alarm_rows.h"
 #include "gateway/status.h"
 #include "sparkplug_host_session.h"
 
@@ -28,6 +29,13 @@ struct CommitResult {
   uint64_t inserted = 0;
   uint64_t duplicates = 0;
   uint64_t daily_reports = 0;
+  uint64_t alarm_rows = 0;  // alarms/events rows merged into `alarms`
+};
+
+// An operator's request to acknowledge an alarm (alarm_ack_requests), not yet done.
+struct AckRequest {
+  std::string group, edge_node, facility, alarm_id;
+  std::string requested_by;
 };
 
 class PgStore {
@@ -41,8 +49,19 @@ class PgStore {
   gateway::Status Ensure();
   bool connected() const;
 
+  // alarms: the batch's alarms/events rows (ExtractAlarmRows), merged into `alarms` so
+  // that an alarm only moves forward (state by rank, presses growing, the first
+  // escalation and acknowledgement kept); an acknowledged row completes the pending
+  // acknowledge requests of its alarm. All in the samples' transaction.
   gateway::Result<CommitResult> Commit(const std::vector<SampleRow>& samples, const std::vector<LifecycleEvent>& events,
-                                       int64_t now_ms);
+                                       const std::vector<AlarmRow>& alarms, int64_t now_ms);
+  // Acknowledge requests not completed, newest per alarm; those whose alarm is already
+  // acknowledged are completed on the way. LISTEN alarm_ack is on this connection.
+  gateway::Result<std::vector<AckRequest>> PendingAckRequests();
+  // True when a NOTIFY alarm_ack came (the board inserted a request). Never blocks.
+  bool TakeAckNotification();
+  // The connection's socket for the host loop's poll; -1 when not connected.
+  int socket() const;
   // The metric declarations of the stored births of these groups, oldest birth first
   // (a later birth's alias wins when replayed in this order).
   struct Declaration {
@@ -59,6 +78,7 @@ class PgStore {
   gateway::Status Migrate();
   gateway::Status EnsurePartitions(const std::vector<SampleRow>& samples);
   gateway::Status Fail(const std::string& what);
+  gateway::Status StoreAlarms(const std::vector<AlarmRow>& alarms, int64_t now_ms, CommitResult* result);
 
   std::string conninfo_, password_, host_id_;
   PGconn* conn_ = nullptr;

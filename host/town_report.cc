@@ -280,6 +280,12 @@ FROM f ORDER BY 1, 4, 3, 2)sql";
     }
     report.facilities[it->second].days.push_back(std::move(day.value()));
   }
+  auto alarms = LoadTownAlarms(conn, query.groups, query.from, query.to, query.timezone,
+                               [&](const std::string& g, const std::string& e, const std::string& f) {
+                                 return index.count({g, e, f}) > 0;
+                               });
+  if (!alarms.ok()) return alarms.status();
+  report.alarms = std::move(alarms.value());
   PgResult end(PQexec(conn, "COMMIT"));
   SummariseTown(report);
   return report;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/status.h"
+#include "town_alarms.h"
 #include "town_satisfaction.h"
 
 namespace host {
@@ -84,12 +85,14 @@ struct TownReport {
   std::vector<std::string> dates;    // every date of the range
   std::vector<TownFacility> facilities;  // by group, type, id
   std::vector<TypeTotals> totals;        // by type, then "all" (type "")
+  TownAlarms alarms;                     // emergency calls per facility and local day (town_alarms.h)
 };
 
 struct TownReportQuery {
   std::string from, to;
   std::vector<std::string> groups;  // none: every group in the database
   std::string type;                 // empty: every type
+  std::string timezone = "Asia/Shanghai";  // the facilities' zone: the local day of an alarm
 };
 
 // The dates from..to inclusive; InvalidArgument naming the text for a bad or reversed one.

@@ -227,6 +227,7 @@ std::string WriteTownJson(const TownReport& r, const std::string& generated_at) 
   }
   root["missing"] = std::move(missing);
   root["facilities"] = std::move(facilities);
+  root["alarms"] = TownAlarmsJson(r.alarms);
   return root.dump(2) + "\n";
 }
 
@@ -292,6 +293,7 @@ std::string WriteTownCsv(const TownReport& r) {
       << Cell(t.Completeness(), 1, 100) << "," << t.feedback_facilities << ","
       << (t.feedback_facilities ? SumFeedbackCsv(t.satisfaction) : std::string(",,,")) << "\r\n";
   }
+  o << TownAlarmsCsv(r.alarms);
   return o.str();
 }
 
@@ -346,6 +348,7 @@ std::string WriteTownHtml(const TownReport& r, const std::string& generated_at) 
     o << "</table>";
   }
   o << "</section>\n";
+  o << TownAlarmsHtml(r.alarms);
 
   for (const auto& f : r.facilities) {
     o << "<section class=\"facility\" id=\"f-" << HtmlEscape(f.id) << "\"><h2>" << HtmlEscape(f.name) << " <span class=\"en\">"

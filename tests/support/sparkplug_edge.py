@@ -1,5 +1,7 @@
 """A Sparkplug edge node played by a test (paho), for the town host's tests: it numbers
-seq itself, so that a test can skip or repeat one, and sets every metric field itself."""
+seq itself, so that a test can skip or repeat one, and sets every metric field itself.
+It also keeps the commands a host sends it: NCMD (ncmds) and DCMD of its devices (dcmds),
+and builds the alarms/events DataSet of docs/wire-format.md (alarm_events)."""
 
 import time
 
@@ -21,8 +23,16 @@ class Edge:
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.ncmds = []
-        self.client.on_message = lambda c, u, m: self.ncmds.append((time.monotonic(), m.topic, m.payload))
-        r, _ = self.client.subscribe("spBv1.0/%s/NCMD/%s" % (group, edge_id), qos=1)
+        self.dcmds = []  # (time.time(), topic, payload bytes)
+
+        def on_message(c, u, m):
+            if "/DCMD/" in m.topic:
+                self.dcmds.append((time.time(), m.topic, m.payload))
+            else:
+                self.ncmds.append((time.monotonic(), m.topic, m.payload))
+        self.client.on_message = on_message
+        r, _ = self.client.subscribe([("spBv1.0/%s/NCMD/%s" % (group, edge_id), 1),
+                                      ("spBv1.0/%s/DCMD/%s/+" % (group, edge_id), 1)])
         assert r == 0
 
     def publish(self, kind, seq, metrics, device=None, ts=None):
@@ -66,8 +76,10 @@ class Edge:
                         e = r.elements.add()
                         if t == STRING:
                             e.string_value = cell
+                        elif t == BOOLEAN:
+                            e.boolean_value = cell
                         elif t in (UINT64, INT64):
-                            e.long_value = cell
+                            e.long_value = cell & 0xFFFFFFFFFFFFFFFF  # Int64 as two's complement
                         else:
                             e.int_value = cell
         topic = "spBv1.0/%s/%s/%s" % (self.group, kind, self.edge) + ("/" + device if device else "")
@@ -78,3 +90,25 @@ class Edge:
     def stop(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+# alarms/events columns and types, in the documented order (docs/wire-format.md).
+ALARM_COLUMNS = ["id", "sensor", "location", "kind", "test", "state", "raised_ms", "presses", "escalated_ms",
+                 "acknowledged_ms", "acknowledged_by"]
+ALARM_TYPES = [STRING, STRING, STRING, STRING, BOOLEAN, STRING, INT64, UINT32, INT64, INT64, STRING]
+
+
+def alarm_events(rows):
+    """The alarms/events DataSet value of rows (dicts with the column names; defaults for
+    the rest), for Edge.publish with datatype DATASET."""
+    defaults = {"location": "", "kind": "call", "test": False, "state": "raised", "presses": 1,
+                "escalated_ms": -1, "acknowledged_ms": -1, "acknowledged_by": ""}
+    return (ALARM_COLUMNS, ALARM_TYPES, [[dict(defaults, **r)[c] for c in ALARM_COLUMNS] for r in rows])
+
+
+def alarm_metrics(row, ts):
+    """The four metrics of a sensor's alarm change (the priority lane's DDATA)."""
+    return [{"name": "alarms/%s/active" % row["sensor"], "datatype": BOOLEAN,
+             "value": row.get("state", "raised") != "acknowledged", "ts": ts},
+            {"name": "alarms/%s/alarm_id" % row["sensor"], "datatype": STRING, "value": row["id"], "ts": ts},
+            {"name": "alarms/events", "datatype": DATASET, "value": alarm_events([row]), "ts": ts}]

@@ -12,7 +12,7 @@ from helpers import free_port, to_yaml, wait_until
 
 class TownHost:
     def __init__(self, workdir, broker, pg, groups, name="host", host_id="town-host", database_keys=None,
-                 **host_keys):
+                 board_keys=None, **host_keys):
         self.binary = os.environ.get("HOST_BIN")
         assert self.binary, "HOST_BIN not set (run through ctest)"
         self.dir = os.path.join(str(workdir), name)
@@ -26,7 +26,7 @@ class TownHost:
         self.board_port = free_port()
         cfg = {"host": host, "mqtt": {"host": broker.host, "port": broker.port, "keep_alive_s": 10},
                "metrics": {"port": self.metrics_port},
-               "board": {"port": self.board_port, "refresh_ms": 500},
+               "board": dict({"port": self.board_port, "refresh_ms": 500}, **(board_keys or {})),
                "database": dict({"conninfo": pg.conninfo}, **(database_keys or {}))}
         with open(self.config_path, "w") as f:
             f.write(to_yaml(cfg) + "\n")

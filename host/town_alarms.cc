@@ -1,0 +1,170 @@
+#include "town_alarms.h"
+
+#include <algorithm>
+#include <functional>
+#include <sstream>
+
+#include "pg_connect.h"
+#include "report/report_text.h"
+
+namespace host {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using gateway::report::CsvField;
+using gateway::report::FixedDecimals;
+using gateway::report::HtmlEscape;
+using gateway::report::RoundTo;
+
+Json Seconds(const std::optional<double>& s) { return s ? Json(RoundTo(*s, 3)) : Json(nullptr); }
+std::string SecondsText(const std::optional<double>& s, const char* none) { return s ? FixedDecimals(*s, 1) : none; }
+
+Json FiguresJson(const AlarmFigures& f) {
+  return Json{{"alarms", f.alarms},
+              {"test_presses", f.test_presses},
+              {"presses_folded", f.presses_folded},
+              {"acknowledged", f.acknowledged},
+              {"ack_median_s", Seconds(f.MedianAckSeconds())},
+              {"ack_worst_s", Seconds(f.WorstAckSeconds())},
+              {"open", f.open}};
+}
+
+std::string FiguresCsv(const AlarmFigures& f) {
+  std::string o = std::to_string(f.alarms) + "," + std::to_string(f.test_presses) + "," +
+                  std::to_string(f.presses_folded) + "," + std::to_string(f.acknowledged) + ",";
+  o += SecondsText(f.MedianAckSeconds(), "") + "," + SecondsText(f.WorstAckSeconds(), "") + "," + std::to_string(f.open);
+  return o;
+}
+
+std::string FiguresHtml(const AlarmFigures& f) {
+  std::ostringstream o;
+  o << "<td>" << f.alarms << "</td><td>" << f.test_presses << "</td><td>" << f.presses_folded << "</td><td>"
+    << f.acknowledged << "</td><td>" << SecondsText(f.MedianAckSeconds(), "—") << "</td><td>"
+    << SecondsText(f.WorstAckSeconds(), "—") << "</td><td" << (f.open ? " class=\"bad\"" : "") << ">" << f.open
+    << "</td>";
+  return o.str();
+}
+
+}  // namespace
+
+void AlarmFigures::Add(bool test, int64_t presses, std::optional<double> ack_s) {
+  if (test) {
+    ++test_presses;
+    return;
+  }
+  ++alarms;
+  presses_folded += std::max<int64_t>(0, presses - 1);
+  if (ack_s) {
+    ++acknowledged;
+    ack_seconds.push_back(*ack_s);
+  } else {
+    ++open;
+  }
+}
+
+void AlarmFigures::Add(const AlarmFigures& o) {
+  alarms += o.alarms;
+  test_presses += o.test_presses;
+  presses_folded += o.presses_folded;
+  acknowledged += o.acknowledged;
+  open += o.open;
+  ack_seconds.insert(ack_seconds.end(), o.ack_seconds.begin(), o.ack_seconds.end());
+}
+
+std::optional<double> AlarmFigures::MedianAckSeconds() const {
+  if (ack_seconds.empty()) return std::nullopt;
+  std::vector<double> v = ack_seconds;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::optional<double> AlarmFigures::WorstAckSeconds() const {
+  if (ack_seconds.empty()) return std::nullopt;
+  return *std::max_element(ack_seconds.begin(), ack_seconds.end());
+}
+
+gateway::Result<TownAlarms> LoadTownAlarms(
+    PGconn* conn, const std::vector<std::string>& groups, const std::string& from, const std::string& to,
+    const std::string& timezone,
+    const std::function<bool(const std::string&, const std::string&, const std::string&)>& keep) {
+  TownAlarms out;
+  out.timezone = timezone;
+  const std::string g = PgTextArray(groups);
+  const char* p[] = {g.c_str(), groups.empty() ? "t" : "f", from.c_str(), to.c_str(), timezone.c_str()};
+  PgResult r(PQexecParams(conn, R"sql(
+SELECT group_id, edge_node, facility, to_char(raised_at AT TIME ZONE $5, 'YYYY-MM-DD'), test, presses,
+  CASE WHEN state = 'acknowledged' THEN extract(epoch FROM acknowledged_at - raised_at) END
+FROM alarms
+WHERE ($2 OR group_id = ANY($1::text[])) AND (raised_at AT TIME ZONE $5)::date BETWEEN $3::date AND $4::date
+ORDER BY 1, 2, 3, 4)sql",
+                          5, nullptr, p, nullptr, nullptr, 0));
+  if (r.status() != PGRES_TUPLES_OK) return PgError(conn, "reading alarms");
+  for (int i = 0; i < PQntuples(r.r); ++i) {
+    const std::string group = r.at(i, 0), edge = r.at(i, 1), facility = r.at(i, 2), date = r.at(i, 3);
+    if (!keep(group, edge, facility)) continue;
+    if (out.days.empty() || out.days.back().group_id != group || out.days.back().edge_node != edge ||
+        out.days.back().facility != facility || out.days.back().date != date)
+      out.days.push_back(AlarmDayFigures{group, edge, facility, date, {}});
+    std::optional<double> ack;
+    if (!r.null(i, 6)) ack = std::strtod(r.at(i, 6).c_str(), nullptr);
+    out.days.back().figures.Add(r.at(i, 4) == "t", r.integer(i, 5), ack);
+  }
+  for (const auto& d : out.days) {
+    out.facilities[{d.group_id, d.edge_node, d.facility}].Add(d.figures);
+    out.town.Add(d.figures);
+  }
+  return out;
+}
+
+Json TownAlarmsJson(const TownAlarms& a) {
+  Json days = Json::array();
+  for (const auto& d : a.days) {
+    Json j{{"group_id", d.group_id}, {"edge_node_id", d.edge_node}, {"facility_id", d.facility}, {"date", d.date}};
+    j.update(FiguresJson(d.figures));
+    days.push_back(std::move(j));
+  }
+  Json facilities = Json::array();
+  for (const auto& [k, f] : a.facilities) {
+    Json j{{"group_id", std::get<0>(k)}, {"edge_node_id", std::get<1>(k)}, {"facility_id", std::get<2>(k)}};
+    j.update(FiguresJson(f));
+    facilities.push_back(std::move(j));
+  }
+  return Json{{"timezone", a.timezone}, {"days", std::move(days)}, {"facilities", std::move(facilities)},
+              {"town", FiguresJson(a.town)}};
+}
+
+std::string TownAlarmsCsv(const TownAlarms& a) {
+  std::ostringstream o;
+  o << "\r\n报警 Alarms (" << CsvField(a.timezone) << "),网关 Gateway,设施编号 Facility ID,日期 Date,"
+       "呼叫 Calls,测试按压 Test presses,合并按压 Presses folded,已确认 Acknowledged,"
+       "确认时间中位数(秒) Time to acknowledge median (s),确认时间最长(秒) Time to acknowledge worst (s),"
+       "未确认 Still open\r\n";
+  for (const auto& d : a.days)
+    o << CsvField(d.group_id) << "," << CsvField(d.edge_node) << "," << CsvField(d.facility) << "," << d.date << ","
+      << FiguresCsv(d.figures) << "\r\n";
+  o << "合计 Town total,,,," << FiguresCsv(a.town) << "\r\n";
+  return o.str();
+}
+
+std::string TownAlarmsHtml(const TownAlarms& a) {
+  auto th = [](const char* zh, const char* en) {
+    return std::string("<th>") + zh + "<br><span class=\"en\">" + en + "</span></th>";
+  };
+  std::ostringstream o;
+  o << "<section id=\"alarms\"><h2>紧急呼叫 <span class=\"en\">Emergency calls (local days, "
+    << HtmlEscape(a.timezone) << ")</span></h2><table><tr>" << th("设施", "Facility") << th("网关", "Gateway")
+    << th("日期", "Date") << th("呼叫", "Calls") << th("测试按压", "Test presses") << th("合并按压", "Presses folded")
+    << th("已确认", "Acknowledged") << th("确认时间中位数 秒", "To acknowledge, median s")
+    << th("确认时间最长 秒", "To acknowledge, worst s") << th("未确认", "Still open") << "</tr>\n";
+  for (const auto& d : a.days)
+    o << "<tr><td class=\"l\">" << HtmlEscape(d.facility) << "</td><td class=\"l\">" << HtmlEscape(d.edge_node)
+      << "</td><td class=\"l\">" << d.date << "</td>" << FiguresHtml(d.figures) << "</tr>\n";
+  o << "<tr class=\"total\"><td class=\"l\" colspan=\"3\">全镇合计 Town total</td>" << FiguresHtml(a.town)
+    << "</tr></table><p>测试按压不计入呼叫；确认时间只计真实呼叫。<span class=\"en\">Test presses are counted apart "
+       "from calls; times to acknowledge are of real calls only.</span></p></section>\n";
+  return o.str();
+}
+
+}  // namespace host
