@@ -4,21 +4,11 @@
 #include <boost/asio/post.hpp>
 
 #include "http/http_server.h"
+#include "http/prometheus_label.h"
 
 namespace host {
 
-std::string PromLabel(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+std::string PromLabel(const std::string& v) { return gateway::http::PrometheusLabel(v); }
 
 HostMetrics::HostMetrics(std::string address, uint16_t port) {
   gateway::http::ServerOptions o;

@@ -4,34 +4,9 @@
 #include <map>
 #include <tuple>
 
+#include "http/prometheus_label.h"
+
 namespace gateway::web {
-
-namespace {
-
-const char* StateName(AlarmState s) {
-  switch (s) {
-    case AlarmState::kRaised: return "raised";
-    case AlarmState::kEscalated: return "escalated";
-    case AlarmState::kAcknowledged: return "acknowledged";
-  }
-  return "raised";
-}
-
-// Prometheus label values: backslash, quote and newline escaped.
-std::string Label(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
 
 nlohmann::json AlarmsJson(std::vector<Alarm> open, const Config& config, int64_t now_ms) {
   std::erase_if(open, [](const Alarm& a) { return !a.open(); });
@@ -50,7 +25,7 @@ nlohmann::json AlarmsJson(std::vector<Alarm> open, const Config& config, int64_t
                    {"location", a.location},
                    {"kind", a.kind},
                    {"test", a.test},
-                   {"state", StateName(a.state)},
+                   {"state", AlarmStateName(a.state)},
                    {"raised_ms", a.raised_ms},
                    {"open_s", std::max<int64_t>(0, now_ms - a.raised_ms) / 1000},
                    {"presses", a.presses},
@@ -69,13 +44,13 @@ std::string AlarmMetricsText(const std::vector<Alarm>& open, const AlarmOutputCo
   };
   std::map<std::tuple<std::string, std::string, bool>, uint64_t> counts;
   for (const auto& a : open) {
-    if (a.open()) ++counts[{a.facility_id, StateName(a.state), a.test}];
+    if (a.open()) ++counts[{a.facility_id, AlarmStateName(a.state), a.test}];
   }
   family("gateway_alarms_open", "gauge", "Open (not acknowledged) alarms, by facility, state and test press.");
   for (const auto& [k, n] : counts) {
     const auto& [facility, state, test] = k;
     sample("gateway_alarms_open", n,
-           "facility=\"" + Label(facility) + "\",state=\"" + state + "\",test=\"" + (test ? "true" : "false") + "\"");
+           "facility=\"" + http::PrometheusLabel(facility) + "\",state=\"" + state + "\",test=\"" + (test ? "true" : "false") + "\"");
   }
   if (c.webhook_enabled) {
     family("gateway_alarm_webhook_sent_total", "counter", "Alarm webhook events the receiver answered with 2xx.");

@@ -1,5 +1,7 @@
 #include "web/web_server.h"
 
+#include "http/prometheus_label.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,18 +30,7 @@ int64_t UnixMs() {
       .count();
 }
 
-// Prometheus label values: backslash, double quote and newline are escaped.
-std::string Label(const std::string& v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+std::string Label(const std::string& v) { return http::PrometheusLabel(v); }
 
 std::string Num(double v) {
   if (std::isnan(v)) return "NaN";
