@@ -241,8 +241,9 @@ int App::Run() {
   uplink.set_alarms(std::move(alarm_source), alarms.Unpublished());
   uplink.Start();
   // After the pipeline resumed the stored alarms: the coil starts as they call for (an
-  // alarm escalated before a restart keeps its light on), the webhook's thread starts.
-  if (Status ws = webhook.Start(); !ws.ok()) spdlog::error("alarm webhook not available: {}", ws.ToString());
+  // alarm escalated before a restart keeps its light on), the webhook's thread starts
+  // and announces the escalated ones again (a POST lost with the power is sent).
+  if (Status ws = webhook.Start(alarms.Open()); !ws.ok()) spdlog::error("alarm webhook not available: {}", ws.ToString());
   if (Status cs = coil.Start(alarms.Open()); !cs.ok()) spdlog::error("alarm coil not available: {}", cs.ToString());
   for (auto& d : drivers) {
     Status ds = d->Start(pipeline);

@@ -27,6 +27,9 @@ constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kDefaultSilentMs = 300'000;
 constexpr int64_t kDefaultPushSilentMs = 3'600'000;
+// A battery call button sleeps until pressed and checks in rarely: zigbee2mqtt itself
+// calls such a device offline only after 25 h without a message.
+constexpr int64_t kDefaultPushCallButtonSilentMs = 25 * 3'600'000LL;
 // Readings stamped this far ahead of the gateway clock are kept out of the history.
 constexpr int64_t kFutureSlackMs = 300'000;
 // A tick catches up at most this many days per facility, so it stays short.
@@ -268,7 +271,9 @@ int64_t SensorSilentMs(const Config& config, const SensorConfig& sc) {
   }
   // Pushed readings (a zigbee seat sensor, a meal terminal) come when something changes
   // and from periodic reports, often an hour apart: five quiet minutes say nothing.
-  if (sc.driver == "mqtt" || sc.driver == "http") return kDefaultPushSilentMs;
+  if (sc.driver == "mqtt" || sc.driver == "http") {
+    return sc.kind == SensorKind::kCallButton ? kDefaultPushCallButtonSilentMs : kDefaultPushSilentMs;
+  }
   if (sc.driver == "modbus") {
     int64_t ms = kDefaultSilentMs;
     for (const auto& d : config.drivers.modbus.devices) {
@@ -337,13 +342,15 @@ struct History::Impl {
     while (a < to) {
       int64_t b = std::min(to, FloorMinute(a) + kMinuteMs);
       // Complete: the occupancy is known (the facility model states it at start-up) and
-      // every sensor reports.
+      // every sensor that measures reports. A call button measures nothing of the
+      // figures (its calls are the alarm table's, never missing for want of a press),
+      // so a silent one leaves the day complete; its own reporting time still counts.
       bool complete = !f.sensors.empty() && f.occ.has_value();
       for (auto& s : f.sensors) {
         s.reporting = s.last_heard != kNever && s.last_heard <= a && a < s.last_heard + s.silent_ms;
         if (s.reporting) {
           b = std::min(b, s.last_heard + s.silent_ms);
-        } else {
+        } else if (s.kind != SensorKind::kCallButton) {
           complete = false;
         }
       }

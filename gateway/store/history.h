@@ -74,7 +74,7 @@ struct HourRow {
 
   // Facility rows.
   int64_t open_ms = 0;      // time open by the opening hours
-  int64_t complete_ms = 0;  // open, and every sensor of the facility reporting
+  int64_t complete_ms = 0;  // open, and every sensor of the facility reporting (call buttons aside)
   int64_t occ_ms = 0;       // integral of occupancy over complete_ms (person-ms)
   int64_t crowded_ms = 0;   // complete time with occupancy >= 90 % of capacity
   int64_t full_ms = 0;      // complete time with occupancy >= capacity
