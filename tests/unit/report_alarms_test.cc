@@ -16,6 +16,7 @@
 #include "report/alarm_figures.h"
 #include "report/figures.h"
 #include "report/writers.h"
+#include "store/alarm_store.h"
 
 using namespace gateway;
 namespace fs = std::filesystem;
