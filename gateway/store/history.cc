@@ -843,7 +843,7 @@ std::vector<DueReport> History::DueReports(int64_t now_ms, int64_t delay_ms) con
     for (; n < kMaxReportsPerCall && day < today; ++n, ++day) {
       const int64_t end = day_end(f, day);
       if (now_ms < end + delay_ms) break;
-      out.push_back(DueReport{f.id, day, end, 0});
+      out.push_back(DueReport{f.id, day, end, day_end(f, day - 1), 0});
     }
     // Revisions: a reported day that late readings changed, once they have stopped for
     // the delay (a device catching up on a day makes one revision, not one per reading).
@@ -852,7 +852,8 @@ std::vector<DueReport> History::DueReports(int64_t now_ms, int64_t delay_ms) con
       if (d > f.reported_through || now_ms < changed_at + delay_ms) continue;
       auto rev = f.revision.find(d);
       // A day without a report of its own (before the facility's first reading) gets its first.
-      out.push_back(DueReport{f.id, d, day_end(f, d), rev == f.revision.end() ? 0 : rev->second + 1});
+      out.push_back(
+          DueReport{f.id, d, day_end(f, d), day_end(f, d - 1), rev == f.revision.end() ? 0 : rev->second + 1});
       ++n;
     }
   }
@@ -872,6 +873,15 @@ void History::MarkReported(const std::string& facility, int64_t day, int revisio
   for (auto& [name, by_day] : f->counters) {
     while (!by_day.empty() && by_day.begin()->first < keep_from) by_day.erase(by_day.begin());
   }
+}
+
+void History::ReviseDayOf(const std::string& facility, int64_t ts_ms, int64_t now_ms) {
+  FacilityH* f = impl_->Find(facility);
+  if (!f || f->reported_through == kNever) return;
+  const int64_t day = f->tz.ToLocal(ts_ms).day_number;
+  // Only days that were reported, and no further back than MarkReported keeps.
+  if (day > f->reported_through || day < f->reported_through - impl_->late_days - 1) return;
+  f->revise[day] = now_ms;
 }
 
 uint64_t History::late_readings(const std::string& facility) const {
