@@ -61,6 +61,7 @@ TOKEN = "bench-token"
 SENSORS = 50
 CALL_BUTTONS = 20
 WALL = []  # (alarm id, wall-clock ms of the press), for the log-based split
+PUSHBACK = []  # 429s each press's POST got before its 202 (a press must not be pushed back)
 
 
 class Watcher:
@@ -128,13 +129,14 @@ class Watcher:
 
 
 def post(conn, body):
-    for _ in range(1000):
+    """POSTs until 202; returns how many 429s (pushback) came first."""
+    for refused in range(1000):
         conn.request("POST", "/api/v1/readings", body=body,
                      headers={"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
         r = conn.getresponse()
         data = r.read()
         if r.status == 202:
-            return
+            return refused
         if r.status == 429:  # the core pushes back: try again shortly
             time.sleep(0.05)
             continue
@@ -177,7 +179,7 @@ def presses(http_port, first, count, interval_ms, until=None):
         body = json.dumps({"facility": "station-1", "readings": [
             {"sensor": sensor, "point": "action", "value": "emergency", "ts": ts}]})
         t = time.monotonic()
-        post(conn, body)
+        PUSHBACK.append(post(conn, body))
         out.append(("%s-%d" % (sensor, ts), t))
         time.sleep(interval_ms / 1000.0)
     conn.close()
@@ -271,6 +273,8 @@ def run_drain(args, pb):
         wait_until(lambda: all(a in watch.acked for a, _ in idle), 30)
         idle_ack = latencies(watch, idle, "acked")
         WALL.clear()
+        idle_pushback = sum(PUSHBACK)
+        PUSHBACK.clear()
 
         drain_lat, drain_ack, cores, cycles = [], [], [], []
         first = args.presses
@@ -293,14 +297,17 @@ def run_drain(args, pb):
             wait_until(lambda: drained(), 900)
             drain_s = time.monotonic() - t_drain
             wait_until(lambda: all(a in watch.arrivals for a, _ in during), 60)
-            drain_lat += latencies(watch, during)
+            cycle_lat = latencies(watch, during)
+            drain_lat += cycle_lat
             cores.append(split(gw, WALL))
             WALL.clear()
             wait_until(lambda: all(a in watch.acked for a, _ in during), 60)
             drain_ack += latencies(watch, during, "acked")
             cycles.append({"backlog_posted": n, "fill_s": round(fill_s, 1), "max_depth_seen": watch.max_depth,
                            "reconnect_s": round(reconnect_s, 2), "drain_s": round(drain_s, 1),
-                           "presses": len(during)})
+                           "presses": len(during), "press_to_broker": stats(cycle_lat),
+                           # Other work on the machine (a shared 2-core box): the 1-minute load.
+                           "loadavg_1m": float(open("/proc/loadavg").read().split()[0])})
             print("drain cycle %d: %s" % (c + 1, json.dumps(cycles[-1])), flush=True)
         watch.stop()
         idle_fig = stats(idle_lat, len(idle) - len(idle_lat))
@@ -309,6 +316,7 @@ def run_drain(args, pb):
         drain_fig["press_to_core_p50_per_cycle"] = cores
         return {"idle": idle_fig, "drain": drain_fig, "idle_press_to_acknowledged": stats(idle_ack),
                 "drain_press_to_acknowledged": stats(drain_ack), "cycles": cycles,
+                "press_429s_idle": idle_pushback, "press_429s_drain": sum(PUSHBACK),
                 "interval_ms": args.interval_ms, "drain_interval_ms": args.drain_interval_ms,
                 "drain_p99_over_idle_p99": round(drain_fig["p99"] / idle_fig["p99"], 2)
                 if drain_fig.get("p99") and idle_fig.get("p99") else None}
