@@ -25,7 +25,7 @@ const executablePath = rest[0] || "/usr/bin/chromium";
     if (mode === "status") {
       await page.waitForSelector(`dd.satisfaction[data-responses="${responses}"]`, { timeout: 20000 });
       result.satisfaction = await page.$$eval("dd.satisfaction", (ds) => ds.map((d) => ({
-        facility: d.closest(".facility").dataset.id, text: d.textContent,
+        facility: d.closest(".facility")?.dataset.id ?? null, text: d.textContent,
         label: d.previousElementSibling.textContent, significant: d.dataset.significant })));
       result.buttons = await page.$$eval(".feedback li", (lis) => lis.map((l) => ({
         button: l.dataset.button, responses: Number(l.dataset.responses), text: l.textContent })));

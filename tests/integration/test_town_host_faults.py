@@ -304,7 +304,8 @@ def test_postgres_stop_start(tmp_path, broker, pg, make_host, make_gateway, make
     assert ddata_while_offline == []
     assert sorted(gw_rows) == sorted(gw.accepted)
     assert (missing, extra, stored) == (0, 0, len(rows))
-    assert host.metric("community_host_database_up") == 1
+    # /metrics refreshes its gauges once a second: the stored rows may come first.
+    assert wait_until(lambda: metric_or_none(host, "community_host_database_up") == 1, 10)
 
 
 def test_dropped_message_rebirth(tmp_path, broker, pg, make_host):
