@@ -217,26 +217,32 @@ def test_press_to_acknowledgement_through_the_town_host(tmp_path, make_broker, m
         town.stop()
 
 
+def acknowledge_while_cut(town):
+    """A press, raised on the host; the gateway's uplink cut and its death seen; the
+    operator acknowledges: the host holds the request (pending, no DCMD to a dead node).
+    Returns the alarm id and the operator's CSRF token."""
+    alarm_id = town.press()
+    check_raised(town, alarm_id)
+    csrf = town.login()
+    town.proxy.cut()
+    town.gw.wait_log(r"uplink: connection to \S+ lost", 20)
+    town.wait_node_online(False)
+    town.acknowledge(alarm_id, csrf)
+    assert wait_until(lambda: town.host.metric("community_host_alarm_acknowledges_pending") == 1, 20)
+    town.sub.barrier()  # the wire up to now is in
+    assert not town.dcmds(alarm_id), "a DCMD was sent to a dead node"
+    return alarm_id, csrf
+
+
 def test_acknowledged_while_the_gateway_uplink_is_down(tmp_path, make_broker, make_postgres, make_host,
                                                        make_gateway, make_subscriber):
     """The host keeps the request while the node is dead (its will seen) and sends it
     once the gateway is born again; the gateway closes the alarm once."""
     town = Town(tmp_path, make_broker, make_postgres, make_host, make_gateway, make_subscriber)
     try:
-        alarm_id = town.press()
-        check_raised(town, alarm_id)
-        csrf = town.login()
-        town.proxy.cut()
-        town.gw.wait_log(r"uplink: connection to \S+ lost", 20)
-        town.wait_node_online(False)
-        town.acknowledge(alarm_id, csrf)
-        assert wait_until(lambda: town.pg.scalar("SELECT count(*) FROM alarm_ack_requests WHERE alarm_id = '%s'"
-                                                 " AND completed_at IS NULL" % alarm_id) == 1, 10)
-        # Held, not sent to a dead node: the host has read the request (pending) and
-        # has published no DCMD for it (a barrier: the wire up to now is in).
-        assert wait_until(lambda: town.host.metric("community_host_alarm_acknowledges_pending") == 1, 20)
-        town.sub.barrier()
-        assert not town.dcmds(alarm_id), "a DCMD was sent to a dead node"
+        alarm_id, _ = acknowledge_while_cut(town)
+        assert town.pg.scalar("SELECT count(*) FROM alarm_ack_requests WHERE alarm_id = '%s'"
+                              " AND completed_at IS NULL" % alarm_id) == 1
         assert town.host.metric("community_host_alarm_acknowledge_dcmds_total") == 0
         town.proxy.heal()
         town.wait_node_online(True)  # its new NBIRTH: now the host sends
@@ -254,16 +260,7 @@ def test_host_killed_while_it_holds_the_request(tmp_path, make_broker, make_post
     back; the gateway closes the alarm once."""
     town = Town(tmp_path, make_broker, make_postgres, make_host, make_gateway, make_subscriber)
     try:
-        alarm_id = town.press()
-        check_raised(town, alarm_id)
-        csrf = town.login()
-        town.proxy.cut()
-        town.gw.wait_log(r"uplink: connection to \S+ lost", 20)
-        town.wait_node_online(False)
-        town.acknowledge(alarm_id, csrf)
-        assert wait_until(lambda: town.host.metric("community_host_alarm_acknowledges_pending") == 1, 20)
-        town.sub.barrier()
-        assert not town.dcmds(alarm_id)
+        alarm_id, csrf = acknowledge_while_cut(town)
         town.host.kill()
         # The host's will (STATE offline) is on the broker before anything else.
         town.sub.wait_for(lambda msgs: any(m.type == "STATE" and m.edge == HOST_ID and m.json
