@@ -153,6 +153,12 @@ void HostLoop::SyncAckRequests() {
 }
 
 void HostLoop::SendAcknowledges() {
+  if (alarm_cmds_.pending() == 0) return;
+  // Sent only to a node online as the session last saw it (alarm_commands.h). A node
+  // never born nor dead in this process (bdSeq unknown: just started, or only restored
+  // declarations) is left unknown: it gets one try until its births come.
+  for (const auto& n : session_.Nodes())
+    if (n.online || n.bd_seq >= 0) alarm_cmds_.OnNode(n.ref.group, n.ref.edge_node, n.online, n.bd_seq);
   for (const auto& c : alarm_cmds_.Due(SteadyMs())) {
     gateway::codec::Payload p;
     p.timestamp_ms = uint64_t(NowMs());
@@ -169,10 +175,14 @@ void HostLoop::SendAcknowledges() {
     // says acknowledged (alarm_commands.h).
     if (link_.Send(mqtt_subscriber::EncodePublish(topic, gateway::codec::Encode(p), 0, false, 0)).ok()) {
       ++stats_.alarm_dcmds;
-      spdlog::info("{}/{}/{}: alarm {} acknowledge sent (by {})", c.group, c.edge_node, c.facility, c.alarm_id,
-                   c.operator_name);
+      spdlog::info("{}/{}/{}: alarm {} acknowledge sent (by {}, {} of this round)", c.group, c.edge_node, c.facility,
+                   c.alarm_id, c.operator_name, c.sends);
     }
   }
+  for (const auto& c : alarm_cmds_.TakeAbandoned())
+    spdlog::warn("{}/{}/{}: alarm {} acknowledge abandoned after {} DCMDs without an answer; the request is kept and"
+                 " sent again at the node's next birth or a new acknowledge", c.group, c.edge_node, c.facility,
+                 c.alarm_id, c.sends);
 }
 
 void HostLoop::Flush() {
@@ -280,6 +290,9 @@ std::string HostLoop::RenderMetrics() const {
   counter("alarm_rows_malformed_total", "alarms/events rows refused: missing columns, wrong types, bad values.",
           stats_.alarm_rows_malformed);
   counter("alarm_acknowledge_dcmds_total", "DCMD alarms/acknowledge published (resends included).", stats_.alarm_dcmds);
+  counter("alarm_acknowledges_abandoned_total",
+          "Acknowledge commands given up after their round's sends without an answer (kept for the next birth).",
+          alarm_cmds_.abandoned_total());
   gauge("alarm_acknowledges_pending", "Acknowledge requests not yet confirmed by their gateway.",
         std::to_string(alarm_cmds_.pending()));
   counter("broker_connects_total", "Connections made to the broker.", stats_.broker_connects);

@@ -36,6 +36,7 @@ struct CommitResult {
 struct AckRequest {
   std::string group, edge_node, facility, alarm_id;
   std::string requested_by;
+  int64_t request_id = 0;  // the newest pending request's id (a new click: a larger one)
 };
 
 class PgStore {

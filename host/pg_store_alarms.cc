@@ -66,12 +66,12 @@ gateway::Result<std::vector<AckRequest>> PgStore::PendingAckRequests() {
     return s;
   PgResult r(PQexec(conn_,
       "SELECT DISTINCT ON (group_id, edge_node, facility, alarm_id) group_id, edge_node, facility, alarm_id,"
-      " requested_by FROM alarm_ack_requests WHERE completed_at IS NULL"
+      " requested_by, id FROM alarm_ack_requests WHERE completed_at IS NULL"
       " ORDER BY group_id, edge_node, facility, alarm_id, id DESC LIMIT 10000"));
   if (r.status() != PGRES_TUPLES_OK) return Fail("reading acknowledge requests");
   std::vector<AckRequest> out;
   for (int i = 0; i < PQntuples(r.r); ++i)
-    out.push_back({r.at(i, 0), r.at(i, 1), r.at(i, 2), r.at(i, 3), r.at(i, 4)});
+    out.push_back({r.at(i, 0), r.at(i, 1), r.at(i, 2), r.at(i, 3), r.at(i, 4), r.integer(i, 5)});
   return out;
 }
 

@@ -13,77 +13,28 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using gateway::report::CsvField;
-using gateway::report::FixedDecimals;
 using gateway::report::HtmlEscape;
-using gateway::report::RoundTo;
+using gateway::report::AlarmCsvCells;
+using gateway::report::AlarmCsvHeadings;
+using gateway::report::AlarmFiguresJson;
+using gateway::report::AlarmHtmlCells;
+using gateway::report::AlarmHtmlHeadings;
 
-Json Seconds(const std::optional<double>& s) { return s ? Json(RoundTo(*s, 3)) : Json(nullptr); }
-std::string SecondsText(const std::optional<double>& s, const char* none) { return s ? FixedDecimals(*s, 1) : none; }
-
-Json FiguresJson(const AlarmFigures& f) {
-  return Json{{"alarms", f.alarms},
-              {"test_presses", f.test_presses},
-              {"presses_folded", f.presses_folded},
-              {"acknowledged", f.acknowledged},
-              {"ack_median_s", Seconds(f.MedianAckSeconds())},
-              {"ack_worst_s", Seconds(f.WorstAckSeconds())},
-              {"open", f.open}};
-}
+Json FiguresJson(const AlarmFigures& f) { return AlarmFiguresJson(f); }
 
 std::string FiguresCsv(const AlarmFigures& f) {
-  std::string o = std::to_string(f.alarms) + "," + std::to_string(f.test_presses) + "," +
-                  std::to_string(f.presses_folded) + "," + std::to_string(f.acknowledged) + ",";
-  o += SecondsText(f.MedianAckSeconds(), "") + "," + SecondsText(f.WorstAckSeconds(), "") + "," + std::to_string(f.open);
+  std::string o;
+  bool first = true;
+  for (const auto& c : AlarmCsvCells(f)) {
+    o += (first ? "" : ",") + CsvField(c);
+    first = false;
+  }
   return o;
 }
 
-std::string FiguresHtml(const AlarmFigures& f) {
-  std::ostringstream o;
-  o << "<td>" << f.alarms << "</td><td>" << f.test_presses << "</td><td>" << f.presses_folded << "</td><td>"
-    << f.acknowledged << "</td><td>" << SecondsText(f.MedianAckSeconds(), "—") << "</td><td>"
-    << SecondsText(f.WorstAckSeconds(), "—") << "</td><td" << (f.open ? " class=\"bad\"" : "") << ">" << f.open
-    << "</td>";
-  return o.str();
-}
+std::string FiguresHtml(const AlarmFigures& f) { return AlarmHtmlCells(f); }
 
 }  // namespace
-
-void AlarmFigures::Add(bool test, int64_t presses, std::optional<double> ack_s) {
-  if (test) {
-    ++test_presses;
-    return;
-  }
-  ++alarms;
-  presses_folded += std::max<int64_t>(0, presses - 1);
-  if (ack_s) {
-    ++acknowledged;
-    ack_seconds.push_back(*ack_s);
-  } else {
-    ++open;
-  }
-}
-
-void AlarmFigures::Add(const AlarmFigures& o) {
-  alarms += o.alarms;
-  test_presses += o.test_presses;
-  presses_folded += o.presses_folded;
-  acknowledged += o.acknowledged;
-  open += o.open;
-  ack_seconds.insert(ack_seconds.end(), o.ack_seconds.begin(), o.ack_seconds.end());
-}
-
-std::optional<double> AlarmFigures::MedianAckSeconds() const {
-  if (ack_seconds.empty()) return std::nullopt;
-  std::vector<double> v = ack_seconds;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::optional<double> AlarmFigures::WorstAckSeconds() const {
-  if (ack_seconds.empty()) return std::nullopt;
-  return *std::max_element(ack_seconds.begin(), ack_seconds.end());
-}
 
 gateway::Result<TownAlarms> LoadTownAlarms(
     PGconn* conn, const std::vector<std::string>& groups, const std::string& from, const std::string& to,
@@ -137,10 +88,9 @@ Json TownAlarmsJson(const TownAlarms& a) {
 
 std::string TownAlarmsCsv(const TownAlarms& a) {
   std::ostringstream o;
-  o << "\r\n报警 Alarms (" << CsvField(a.timezone) << "),网关 Gateway,设施编号 Facility ID,日期 Date,"
-       "呼叫 Calls,测试按压 Test presses,合并按压 Presses folded,已确认 Acknowledged,"
-       "确认时间中位数(秒) Time to acknowledge median (s),确认时间最长(秒) Time to acknowledge worst (s),"
-       "未确认 Still open\r\n";
+  o << "\r\n报警 Alarms (" << CsvField(a.timezone) << "),网关 Gateway,设施编号 Facility ID,日期 Date";
+  for (const auto& h : AlarmCsvHeadings()) o << "," << CsvField(h);
+  o << "\r\n";
   for (const auto& d : a.days)
     o << CsvField(d.group_id) << "," << CsvField(d.edge_node) << "," << CsvField(d.facility) << "," << d.date << ","
       << FiguresCsv(d.figures) << "\r\n";
@@ -155,9 +105,7 @@ std::string TownAlarmsHtml(const TownAlarms& a) {
   std::ostringstream o;
   o << "<section id=\"alarms\"><h2>紧急呼叫 <span class=\"en\">Emergency calls (local days, "
     << HtmlEscape(a.timezone) << ")</span></h2><table><tr>" << th("设施", "Facility") << th("网关", "Gateway")
-    << th("日期", "Date") << th("呼叫", "Calls") << th("测试按压", "Test presses") << th("合并按压", "Presses folded")
-    << th("已确认", "Acknowledged") << th("确认时间中位数 秒", "To acknowledge, median s")
-    << th("确认时间最长 秒", "To acknowledge, worst s") << th("未确认", "Still open") << "</tr>\n";
+    << th("日期", "Date") << AlarmHtmlHeadings() << "</tr>\n";
   for (const auto& d : a.days)
     o << "<tr><td class=\"l\">" << HtmlEscape(d.facility) << "</td><td class=\"l\">" << HtmlEscape(d.edge_node)
       << "</td><td class=\"l\">" << d.date << "</td>" << FiguresHtml(d.figures) << "</tr>\n";

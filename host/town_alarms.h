@@ -4,7 +4,9 @@
 // real calls), acknowledged, time to acknowledge (acknowledged_at - raised_at, seconds,
 // real calls only: median and worst) and still open; per facility over the range and
 // for the town. Figures are counted from the `alarms` table as the host merged it;
-// medians are of the calls themselves, never of other medians.
+// medians are of the calls themselves, never of other medians. The figures, their
+// definitions and their cells are shared with the gateway's daily report
+// (report/alarm_figures.h).
 //
 // LoadTownAlarms reads on the report's connection inside its snapshot; the rest are pure
 // functions. Any thread.
@@ -22,22 +24,13 @@
 #include <vector>
 
 #include "gateway/status.h"
+#include "report/alarm_figures.h"
 
 namespace host {
 
-struct AlarmFigures {
-  int64_t alarms = 0;          // real calls (test = false)
-  int64_t test_presses = 0;    // alarms with test = true
-  int64_t presses_folded = 0;  // sum of (presses - 1) over the real calls
-  int64_t acknowledged = 0;    // real calls acknowledged
-  int64_t open = 0;            // real calls not acknowledged
-  std::vector<double> ack_seconds;  // each acknowledged real call's time to acknowledge
-
-  void Add(bool test, int64_t presses, std::optional<double> ack_s);
-  void Add(const AlarmFigures& o);
-  std::optional<double> MedianAckSeconds() const;
-  std::optional<double> WorstAckSeconds() const;
-};
+// The figures and their definitions are the gateway's daily report's (report/alarm_figures.h):
+// one implementation, so that the town report and each gateway's report agree.
+using AlarmFigures = gateway::report::AlarmFigures;
 
 struct AlarmDayFigures {
   std::string group_id, edge_node, facility, date;  // date: YYYY-MM-DD, local

@@ -120,7 +120,7 @@ WebhookOutput::WebhookOutput(const Config& config) : config_(config), cfg_(confi
 
 WebhookOutput::~WebhookOutput() { Stop(); }
 
-Status WebhookOutput::Start() {
+Status WebhookOutput::Start(const std::vector<Alarm>& open) {
   if (cfg_.webhook_url.empty()) return Status::Ok();
   auto u = ParseWebhookUrl(cfg_.webhook_url);
   if (!u.ok()) return u.status();
@@ -139,6 +139,12 @@ Status WebhookOutput::Start() {
   });
   spdlog::info("alarm webhook: escalations go to {} ({} ms timeout, {} retries){}", url_.ForLog(),
                cfg_.webhook_timeout_ms, cfg_.webhook_retries, cfg_.webhook_token.empty() ? "" : " with a bearer token");
+  size_t again = 0;
+  for (const Alarm& a : open) {
+    again += a.state == AlarmState::kEscalated && !a.test;
+    OnAlarmChanged(a);  // escalated: announced (seen_ is empty); others: remembered
+  }
+  if (again > 0) spdlog::warn("alarm webhook: {} escalated alarms resumed, announced again", again);
   return Status::Ok();
 }
 

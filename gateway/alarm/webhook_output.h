@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/alarm.h"
 #include "gateway/config.h"
@@ -69,7 +70,11 @@ class WebhookOutput final : public AlarmListener {
   WebhookOutput& operator=(const WebhookOutput&) = delete;
 
   // Checks the URL and starts the sending thread. No webhook.url: nothing to do.
-  Status Start();
+  // `open`: the alarms resumed from disk. Each escalated one is announced again: its
+  // POST may have been queued or in flight when the gateway died (a power cut), and
+  // nobody has acknowledged it since. At least once, then: the receiver knows an
+  // event by its alarm id and state.
+  Status Start(const std::vector<Alarm>& open = {});
   // Stops at once: an attempt in flight is cut off (its io_context stopped), what is
   // still queued is counted as failed and logged.
   void Stop();

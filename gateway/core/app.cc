@@ -93,12 +93,11 @@ int App::Run() {
   }
   Pipeline pipeline(io, config_, *outbox.value(), *model.value(), *clock);
   pipeline.set_history(history.value().get(), [this](const std::string& facility, int64_t day,
-                                                     const std::vector<store::HourRow>& rows,
-                                                     int revision) -> std::optional<Value> {
-    for (const auto& f : config_.facilities) {
-      if (f.id == facility) return Value(report::DailyDataSet(f, day, rows, revision));
-    }
-    return std::nullopt;
+                                                     const std::vector<store::HourRow>& rows, int revision,
+                                                     const std::vector<Alarm>& alarms) -> std::optional<Value> {
+    auto d = report::DailyReportOf(config_, facility, day, rows, revision, alarms);
+    if (!d) return std::nullopt;
+    return Value(std::move(*d));
   });
   // Emergency calls: the book keeps closed alarms as long as a press may be delivered
   // again (readings as old as history.late_days are accepted).
@@ -241,8 +240,9 @@ int App::Run() {
   uplink.set_alarms(std::move(alarm_source), alarms.Unpublished());
   uplink.Start();
   // After the pipeline resumed the stored alarms: the coil starts as they call for (an
-  // alarm escalated before a restart keeps its light on), the webhook's thread starts.
-  if (Status ws = webhook.Start(); !ws.ok()) spdlog::error("alarm webhook not available: {}", ws.ToString());
+  // alarm escalated before a restart keeps its light on), the webhook's thread starts
+  // and announces the escalated ones again (a POST lost with the power is sent).
+  if (Status ws = webhook.Start(alarms.Open()); !ws.ok()) spdlog::error("alarm webhook not available: {}", ws.ToString());
   if (Status cs = coil.Start(alarms.Open()); !cs.ok()) spdlog::error("alarm coil not available: {}", cs.ToString());
   for (auto& d : drivers) {
     Status ds = d->Start(pipeline);

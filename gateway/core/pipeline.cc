@@ -10,6 +10,21 @@
 
 namespace gateway {
 
+namespace {
+
+// Whether a change of an alarm changes what the daily report counts of it
+// (report/alarm_figures.h): a new alarm, a press folded in, its acknowledgement. Its
+// escalation and the broker's acknowledgement of a publish do not.
+bool CountsChanged(const std::optional<Alarm>& before, const Alarm& now) {
+  if (!before) return true;
+  const bool ack_before = before->state == AlarmState::kAcknowledged;
+  const bool ack_now = now.state == AlarmState::kAcknowledged;
+  return before->test != now.test || before->presses != now.presses || ack_before != ack_now ||
+         (ack_now && before->acknowledged_ms != now.acknowledged_ms) || before->raised_ms != now.raised_ms;
+}
+
+}  // namespace
+
 Pipeline::Pipeline(boost::asio::io_context& io, const Config& config, store::Outbox& outbox,
                    FacilityModel& model, const Clock& clock)
     : io_(io),
@@ -211,7 +226,19 @@ void Pipeline::QueueDailyReports(int64_t now_ms) {
                     rows.status().ToString());
       return;
     }
-    auto value = daily_(due.facility, due.day, rows.value(), due.revision);
+    // The day's emergency calls, as committed (a change still waiting for its commit
+    // revises the day when it is written: the hook in CommitNow).
+    std::vector<Alarm> day_alarms;
+    if (alarms_) {
+      auto raised = store::ReadAlarmsRaised(outbox_.db(), due.facility, due.start_ms, due.end_ms);
+      if (!raised.ok()) {
+        spdlog::error("pipeline: daily report of {} for {}: {}", due.facility, FormatDayNumber(due.day),
+                      raised.status().ToString());
+        return;
+      }
+      day_alarms = std::move(raised.value());
+    }
+    auto value = daily_(due.facility, due.day, rows.value(), due.revision, day_alarms);
     history_->MarkReported(due.facility, due.day, due.revision);
     if (!value) continue;
     Reading r;
@@ -230,7 +257,7 @@ void Pipeline::QueueDailyReports(int64_t now_ms) {
     if (due.revision == 0) {
       spdlog::info("daily report of {} for {} queued", due.facility, FormatDayNumber(due.day));
     } else {
-      spdlog::info("daily report of {} for {} queued again (revision {}: late readings)", due.facility,
+      spdlog::info("daily report of {} for {} queued again (revision {}: late readings or alarms)", due.facility,
                    FormatDayNumber(due.day), due.revision);
     }
   }
@@ -290,6 +317,16 @@ Status Pipeline::CommitNow() {
     if (history_) history_->Ingest(rows, clock_.NowMs());
     const store::Outbox::TxnHook hook = [this, &alarm_rows](store::SqliteDb& db) {
       if (history_) {
+        // An alarm of a day already reported that changes what the report counts
+        // (acknowledged after the report, a press folded in after midnight): the day is
+        // reported again, as after late readings. Marked before the history state is
+        // written, so the mark is in this transaction (a rollback forgets it, and the
+        // change, still unwritten in the book, marks it again with the next commit).
+        for (const auto& a : alarm_rows) {
+          auto before = store::ReadAlarm(db, a.facility_id, a.id);
+          if (!before.ok()) return before.status();
+          if (CountsChanged(before.value(), a)) history_->ReviseDayOf(a.facility_id, a.raised_ms, clock_.NowMs());
+        }
         if (Status hs = history_->WriteInTxn(db); !hs.ok()) return hs;
       }
       return store::WriteAlarms(db, alarm_rows);

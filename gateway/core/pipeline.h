@@ -102,10 +102,13 @@ class Pipeline final : public ReadingSink {
   // history.daily_report_delay_s) `daily` turns the day's rollups into the value of
   // the metric reports/daily, stamped at that midnight and committed with the history
   // state that marks the day reported (so it is sent exactly once, however late).
-  // A day that late readings changed after its report is reported again with the next
-  // revision, stamped when it is made (a new value, never a second one at the midnight).
+  // A day that late readings (or a change of one of its alarms: acknowledged, a press
+  // folded in) changed after its report is reported again with the next revision,
+  // stamped when it is made (a new value, never a second one at the midnight).
+  // `alarms`: the emergency calls raised that day (none without set_alarms).
   using DailyReportFn = std::function<std::optional<Value>(const std::string& facility, int64_t day,
-                                                           const std::vector<store::HourRow>& rows, int revision)>;
+                                                           const std::vector<store::HourRow>& rows, int revision,
+                                                           const std::vector<Alarm>& alarms)>;
   void set_history(store::History* history, DailyReportFn daily = {}) {
     history_ = history;
     daily_ = std::move(daily);

@@ -10,7 +10,17 @@
 #include <map>
 #include <set>
 
+#include "store/alarm_store.h"
+
 namespace gateway::report {
+
+namespace {
+// The UTC instant a local day starts.
+int64_t LocalMidnightMs(const TimeZone& tz, int64_t day) {
+  date::year_month_day ymd{date::sys_days{date::days{day}}};
+  return tz.FromLocal(int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())), 0);
+}
+}  // namespace
 
 std::optional<double> Figures::MeanOccupancy() const {
   if (sum.complete_ms <= 0) return std::nullopt;
@@ -202,6 +212,20 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
       for (size_t h = 0; h < 24; ++h) ff.total.by_hour[h].Merge(day.by_hour[h]);
       for (size_t i = 0; i < ff.total.sensors.size(); ++i) ff.total.sensors[i].Merge(day.sensors[i]);
     }
+    // Emergency calls: each in the local day of its raised time (event time), also when
+    // it was acknowledged after midnight.
+    {
+      const int64_t from_ms = LocalMidnightMs(tz.value(), day_from);
+      const int64_t to_ms = LocalMidnightMs(tz.value(), day_to + 1);
+      auto alarms = store::ReadAlarmsRaised(db, fc->id, from_ms, to_ms);
+      if (!alarms.ok()) return alarms.status();
+      for (const auto& a : alarms.value()) {
+        const int64_t d = tz.value().ToLocal(a.raised_ms).day_number;
+        if (d < day_from || d > day_to) continue;
+        ff.days[size_t(d - day_from)].alarms.Add(a);
+        ff.total.alarms.Add(a);
+      }
+    }
     if (std::any_of(fc->sensors.begin(), fc->sensors.end(),
                     [](const SensorConfig& sc) { return sc.kind == SensorKind::kChargePoint; })) {
       auto tx = store::ReadSessions(db, fc->id, day_from, day_to);
@@ -263,8 +287,30 @@ std::optional<double> AnswerRate(const Figures& f, const Satisfaction& s) {
   return double(s.responses) / double(f.sum.entries);
 }
 
+std::optional<DataSet> DailyReportOf(const Config& config, const std::string& facility, int64_t day,
+                                     const std::vector<store::HourRow>& rows, int revision,
+                                     const std::vector<Alarm>& alarms) {
+  for (const auto& f : config.facilities) {
+    if (f.id != facility) continue;
+    DayAlarms day_alarms;
+    if (!alarms.empty()) {
+      // The zone was loaded when the config was checked; UTC only if it cannot be now.
+      auto tz = TimeZone::Load(f.timezone.empty() ? config.timezone : f.timezone);
+      day_alarms = SummariseDayAlarms(alarms, tz.ok() ? tz.value() : TimeZone::Load("UTC").value());
+    }
+    return DailyDataSet(f, day, rows, revision, day_alarms);
+  }
+  return std::nullopt;
+}
+
+bool ShowsAlarms(const FacilityConfig& facility, const Figures& total) {
+  return total.alarms.Any() ||
+         std::any_of(facility.sensors.begin(), facility.sensors.end(),
+                     [](const SensorConfig& sc) { return sc.kind == SensorKind::kCallButton; });
+}
+
 DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
-                     int revision) {
+                     int revision, const DayAlarms& alarms) {
   DataSet d;
   auto col = [&](const char* name, DataType t) {
     d.columns.push_back(name);
@@ -303,8 +349,17 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
       d.types.push_back(DataType::kUInt64);
     }
   }
+  // Emergency calls, appended after every column above (the wire contract): in every
+  // facility's report, 0 and -1 where no alarm was raised (report/alarm_figures.h).
+  col("alarms", DataType::kUInt64);
+  col("alarm_test_presses", DataType::kUInt64);
+  col("alarm_presses_folded", DataType::kUInt64);
+  col("alarms_acknowledged", DataType::kUInt64);
+  col("alarm_ack_median_s", DataType::kDouble);
+  col("alarm_ack_worst_s", DataType::kDouble);
+  col("alarms_open", DataType::kUInt64);
   const std::string date = FormatDayNumber(day);
-  auto add = [&](const std::string& period, const Figures& f) {
+  auto add = [&](const std::string& period, const Figures& f, const AlarmFigures& a) {
     const auto sat = SatisfactionOf(facility, f);
     d.rows.push_back(std::vector<Scalar>{
         date, period, f.capacity, f.OpeningHours(), uint64_t(f.sum.entries), int64_t(f.sum.peak),
@@ -325,8 +380,15 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
         row.emplace_back(uint64_t(it == f.sum.feedback.end() ? 0 : it->second));
       }
     }
+    row.emplace_back(uint64_t(a.alarms));
+    row.emplace_back(uint64_t(a.test_presses));
+    row.emplace_back(uint64_t(a.presses_folded));
+    row.emplace_back(uint64_t(a.acknowledged));
+    row.emplace_back(Or(a.MedianAckSeconds()));
+    row.emplace_back(Or(a.WorstAckSeconds()));
+    row.emplace_back(uint64_t(a.open));
   };
-  add("day", Summarise(facility, rows, day, day));
+  add("day", Summarise(facility, rows, day, day), alarms.day);
   for (int h = 0; h < 24; ++h) {
     std::vector<store::HourRow> hour_rows;
     for (const auto& r : rows) {
@@ -334,7 +396,7 @@ DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vec
     }
     char label[16];
     std::snprintf(label, sizeof label, "%02d", h);
-    add(label, Summarise(facility, hour_rows, day, day));
+    add(label, Summarise(facility, hour_rows, day, day), alarms.by_hour[size_t(h)]);
   }
   return d;
 }

@@ -22,6 +22,10 @@
 //                        scaled to 0-100; include/gateway/satisfaction.h), shown only when the
 //                        period has feedback_min_responses answers or more; answer rate =
 //                        responses / visits
+//   emergency calls      the alarms raised in the period (store/alarm_store.h, by the local
+//                        day and hour of raised time): calls, test presses apart, presses
+//                        folded, acknowledged, open, time to acknowledge median and worst
+//                        (report/alarm_figures.h, shared with the town host)
 //   fitness              per equipment: sessions and active minutes; morning (05-12 h) and
 //                        evening (17-22 h) peak: the local hour with the most equipment in
 //                        use on average (sum of in-use time / hour), and that average
@@ -41,6 +45,7 @@
 #include "gateway/local_time.h"
 #include "gateway/reading.h"
 #include "gateway/satisfaction.h"
+#include "report/alarm_figures.h"
 #include "store/charging_sessions.h"
 #include "store/history.h"
 
@@ -61,6 +66,7 @@ struct Figures {
   std::array<store::HourRow, 24> by_hour{};  // facility sums per local hour of day
   std::vector<store::HourRow> sensors;       // sums per sensor, in config order
   int64_t peak_day = 0;            // local day of the peak (ranges)
+  AlarmFigures alarms;             // the emergency calls raised in the period
 
   double OpeningHours() const { return double(sum.open_ms) / 3.6e6; }
   std::optional<double> MeanOccupancy() const;
@@ -135,9 +141,21 @@ Result<ReportData> BuildReport(const Config& config, store::SqliteDb& db, int64_
 
 // The value of reports/daily: a DataSet of 25 rows (the day, then each local hour),
 // columns as docs/wire-format.md lists them. Unknown figures are -1.
-// `revision`: 0 for the day's first report, n for the n-th made again after late readings.
+// `revision`: 0 for the day's first report, n for the n-th made again after late
+// readings or changed alarms. `alarms`: the day's emergency calls (SummariseDayAlarms).
 DataSet DailyDataSet(const FacilityConfig& facility, int64_t day, const std::vector<store::HourRow>& rows,
-                     int revision = 0);
+                     int revision = 0, const DayAlarms& alarms = {});
+
+// The value of reports/daily for facility `facility` of the config (its zone places the
+// alarms' hours); nullopt for a facility the config does not have. What the gateway's
+// pipeline calls (core/app.cc).
+std::optional<DataSet> DailyReportOf(const Config& config, const std::string& facility, int64_t day,
+                                     const std::vector<store::HourRow>& rows, int revision,
+                                     const std::vector<Alarm>& alarms);
+
+// Whether the reports show a facility's emergency-call figures: it has a call button,
+// or alarms were raised in the period (an alarm point of another sensor kind).
+bool ShowsAlarms(const FacilityConfig& facility, const Figures& total);
 
 // "YYYY-MM-DD" -> local day number; InvalidArgument naming the text otherwise.
 Result<int64_t> ParseDate(const std::string& text);

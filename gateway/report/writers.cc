@@ -111,11 +111,13 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
   }
   o << "," << CsvField("迟到读数 Late readings");
   for (const auto& h : FeedbackCsvHeadings()) o << "," << CsvField(h);
+  for (const auto& h : AlarmCsvHeadings()) o << "," << CsvField(h);
   o << "\r\n";
   for (const auto& ff : data.facilities) {
     const FacilityConfig& fc = *ff.config;
     const Kinds k = KindsOf(fc);
     const TimeZone tz = ZoneOf(ff);
+    const bool alarms = ShowsAlarms(fc, ff.total);
     auto row = [&](const std::string& date, const Figures& f, bool range) {
       std::vector<std::string> cells = {
           fc.id, fc.name, TypeLabel(fc.type), date, Num(f.OpeningHours(), 2),
@@ -132,6 +134,11 @@ std::string WriteCsv(const Config& config, const ReportData& data) {
       for (int h = 0; h < 24; ++h) cells.push_back(Opt(f.HourlyMean(h), 2));
       cells.push_back(std::to_string(f.sum.late_readings));
       for (auto& c : FeedbackCsvCells(fc, f)) cells.push_back(std::move(c));
+      if (alarms) {
+        for (auto& c : AlarmCsvCells(f.alarms)) cells.push_back(std::move(c));
+      } else {
+        cells.resize(cells.size() + AlarmCsvHeadings().size());
+      }
       for (size_t i = 0; i < cells.size(); ++i) o << (i ? "," : "") << CsvField(cells[i]);
       o << "\r\n";
     };
@@ -200,6 +207,7 @@ Json FiguresJson(const FacilityFigures& ff, const Figures& f, bool range) {
   j["sensors"] = std::move(sensors);
   j["late_readings"] = f.sum.late_readings;
   if (auto sat = FeedbackJson(fc, f); !sat.is_null()) j["satisfaction"] = std::move(sat);
+  if (ShowsAlarms(fc, ff.total)) j["alarms"] = AlarmFiguresJson(f.alarms);
   (void)range;
   return j;
 }
@@ -246,6 +254,7 @@ std::string WriteJson(const Config& config, const ReportData& data, const std::s
   root["to"] = FormatDayNumber(data.day_to);
   int64_t visits = 0, meals = 0, checkins = 0, sessions = 0, eq_sessions = 0;
   double energy = 0;
+  AlarmFigures alarms;  // the calls themselves: the town's median is not a median of medians
   Json facilities = Json::array();
   for (const auto& ff : data.facilities) {
     const FacilityConfig& fc = *ff.config;
@@ -272,6 +281,7 @@ std::string WriteJson(const Config& config, const ReportData& data, const std::s
     sessions += ff.total.sum.sessions;
     energy += ff.total.sum.energy_kwh;
     eq_sessions += ff.total.EquipmentSessions();
+    alarms.Add(ff.total.alarms);
   }
   root["town"] = Json{{"facilities", data.facilities.size()},
                       {"visits", visits},
@@ -279,7 +289,8 @@ std::string WriteJson(const Config& config, const ReportData& data, const std::s
                       {"checkins", checkins},
                       {"charging_sessions", sessions},
                       {"energy_kwh", JNum(energy, 3)},
-                      {"equipment_sessions", eq_sessions}};
+                      {"equipment_sessions", eq_sessions},
+                      {"alarms", AlarmFiguresJson(alarms)}};
   root["facilities"] = std::move(facilities);
   return root.dump(2) + "\n";
 }
@@ -392,6 +403,22 @@ std::string Th(const char* zh, const char* en) {
   return std::string("<th>") + zh + "<br><span class=\"en\">" + en + "</span></th>";
 }
 
+// Emergency calls: per day of raised time and over the range (report/alarm_figures.h).
+std::string AlarmSectionHtml(const FacilityFigures& ff) {
+  std::ostringstream o;
+  o << "<div class=\"alarms\" id=\"alarms-" << Esc(ff.config->id) << "\"><h3>紧急呼叫 <span class=\"en\">Emergency "
+    << "calls</span></h3><table><tr><th class=\"l\">日期<br><span class=\"en\">Date</span></th>" << AlarmHtmlHeadings()
+    << "</tr>";
+  for (const auto& d : ff.days) {
+    o << "<tr><td class=\"l\">" << FormatDayNumber(d.day_from) << "</td>" << AlarmHtmlCells(d.alarms) << "</tr>";
+  }
+  o << "<tr class=\"total\"><td class=\"l\">合计 Total</td>" << AlarmHtmlCells(ff.total.alarms)
+    << "</tr></table><p>按呼叫时间计入当地日期；测试按压不计入呼叫；确认时间 = 确认 − 呼叫，只计真实呼叫。"
+       "<span class=\"en\">Each call counts in the local day it was raised; test presses are counted apart "
+       "from calls; time to acknowledge = acknowledged − raised, of real calls only.</span></p></div>";
+  return o.str();
+}
+
 }  // namespace
 
 std::string WriteHtml(const Config& config, const ReportData& data, const std::string& generated_at) {
@@ -490,7 +517,12 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
         << "<div class=\"kpi\">可用率 <span class=\"en\">Availability</span><b>" << Pct(t.Availability())
         << "</b></div>";
     }
-    o << FeedbackKpiHtml(fc, t) << "</div>";
+    o << FeedbackKpiHtml(fc, t);
+    if (ShowsAlarms(fc, t)) {
+      o << "<div class=\"kpi alarms\">紧急呼叫 <span class=\"en\">Emergency calls</span><b>" << t.alarms.alarms
+        << "</b>未确认 open " << t.alarms.open << "</div>";
+    }
+    o << "</div>";
     o << "<h3>分时平均在场人数 <span class=\"en\">Hourly occupancy profile (mean over the period)</span></h3>"
       << HourlySvg(t);
     o << "<h3>每日趋势 <span class=\"en\">Daily trend</span></h3>" << TrendSvg(ff, k.charging);
@@ -525,6 +557,7 @@ std::string WriteHtml(const Config& config, const ReportData& data, const std::s
     row("合计 Total", t, true);
     o << "</table>";
     o << FeedbackSectionHtml(ff);
+    if (ShowsAlarms(fc, t)) o << AlarmSectionHtml(ff);
     if (k.charging && !ff.transactions.empty()) {
       const TransactionSummary tx = SummariseTransactions(ff.transactions);
       o << "<h3>充电交易 <span class=\"en\">Charging transactions (OCPP)</span></h3><table><tr>"

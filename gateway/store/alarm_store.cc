@@ -80,6 +80,17 @@ Result<std::vector<Alarm>> ReadAlarmsToResume(SqliteDb& db, int64_t since_ms) {
   return ReadAll(st.value());
 }
 
+Result<std::optional<Alarm>> ReadAlarm(SqliteDb& db, const std::string& facility, const std::string& id) {
+  auto st = db.Prepare(std::string("SELECT ") + kColumns + " FROM alarm WHERE facility = ? AND id = ?");
+  if (!st.ok()) return st.status();
+  st->BindText(1, facility);
+  st->BindText(2, id);
+  auto rows = ReadAll(st.value());
+  if (!rows.ok()) return rows.status();
+  if (rows.value().empty()) return std::optional<Alarm>();
+  return std::optional<Alarm>(std::move(rows.value().front()));
+}
+
 Result<std::vector<Alarm>> ReadAlarmsRaised(SqliteDb& db, const std::string& facility, int64_t from_ms,
                                             int64_t to_ms) {
   auto st = db.Prepare(std::string("SELECT ") + kColumns +

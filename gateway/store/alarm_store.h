@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ Status WriteAlarms(SqliteDb& db, const std::vector<Alarm>& alarms);
 // repeated presses across a restart), and every alarm raised since since_ms (to know a
 // press delivered again).
 Result<std::vector<Alarm>> ReadAlarmsToResume(SqliteDb& db, int64_t since_ms);
+
+// One alarm as stored, or nullopt when the buffer has no row of it (the pipeline's
+// commit compares it with the change it writes, core/pipeline.cc).
+Result<std::optional<Alarm>> ReadAlarm(SqliteDb& db, const std::string& facility, const std::string& id);
 
 // The alarms of one facility raised in [from_ms, to_ms), oldest first (the reports).
 Result<std::vector<Alarm>> ReadAlarmsRaised(SqliteDb& db, const std::string& facility, int64_t from_ms,

@@ -27,6 +27,9 @@ constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kDefaultSilentMs = 300'000;
 constexpr int64_t kDefaultPushSilentMs = 3'600'000;
+// A battery call button sleeps until pressed and checks in rarely: zigbee2mqtt itself
+// calls such a device offline only after 25 h without a message.
+constexpr int64_t kDefaultPushCallButtonSilentMs = 25 * 3'600'000LL;
 // Readings stamped this far ahead of the gateway clock are kept out of the history.
 constexpr int64_t kFutureSlackMs = 300'000;
 // A tick catches up at most this many days per facility, so it stays short.
@@ -268,7 +271,9 @@ int64_t SensorSilentMs(const Config& config, const SensorConfig& sc) {
   }
   // Pushed readings (a zigbee seat sensor, a meal terminal) come when something changes
   // and from periodic reports, often an hour apart: five quiet minutes say nothing.
-  if (sc.driver == "mqtt" || sc.driver == "http") return kDefaultPushSilentMs;
+  if (sc.driver == "mqtt" || sc.driver == "http") {
+    return sc.kind == SensorKind::kCallButton ? kDefaultPushCallButtonSilentMs : kDefaultPushSilentMs;
+  }
   if (sc.driver == "modbus") {
     int64_t ms = kDefaultSilentMs;
     for (const auto& d : config.drivers.modbus.devices) {
@@ -337,13 +342,15 @@ struct History::Impl {
     while (a < to) {
       int64_t b = std::min(to, FloorMinute(a) + kMinuteMs);
       // Complete: the occupancy is known (the facility model states it at start-up) and
-      // every sensor reports.
+      // every sensor that measures reports. A call button measures nothing of the
+      // figures (its calls are the alarm table's, never missing for want of a press),
+      // so a silent one leaves the day complete; its own reporting time still counts.
       bool complete = !f.sensors.empty() && f.occ.has_value();
       for (auto& s : f.sensors) {
         s.reporting = s.last_heard != kNever && s.last_heard <= a && a < s.last_heard + s.silent_ms;
         if (s.reporting) {
           b = std::min(b, s.last_heard + s.silent_ms);
-        } else {
+        } else if (s.kind != SensorKind::kCallButton) {
           complete = false;
         }
       }
@@ -836,7 +843,7 @@ std::vector<DueReport> History::DueReports(int64_t now_ms, int64_t delay_ms) con
     for (; n < kMaxReportsPerCall && day < today; ++n, ++day) {
       const int64_t end = day_end(f, day);
       if (now_ms < end + delay_ms) break;
-      out.push_back(DueReport{f.id, day, end, 0});
+      out.push_back(DueReport{f.id, day, end, day_end(f, day - 1), 0});
     }
     // Revisions: a reported day that late readings changed, once they have stopped for
     // the delay (a device catching up on a day makes one revision, not one per reading).
@@ -845,7 +852,8 @@ std::vector<DueReport> History::DueReports(int64_t now_ms, int64_t delay_ms) con
       if (d > f.reported_through || now_ms < changed_at + delay_ms) continue;
       auto rev = f.revision.find(d);
       // A day without a report of its own (before the facility's first reading) gets its first.
-      out.push_back(DueReport{f.id, d, day_end(f, d), rev == f.revision.end() ? 0 : rev->second + 1});
+      out.push_back(
+          DueReport{f.id, d, day_end(f, d), day_end(f, d - 1), rev == f.revision.end() ? 0 : rev->second + 1});
       ++n;
     }
   }
@@ -865,6 +873,15 @@ void History::MarkReported(const std::string& facility, int64_t day, int revisio
   for (auto& [name, by_day] : f->counters) {
     while (!by_day.empty() && by_day.begin()->first < keep_from) by_day.erase(by_day.begin());
   }
+}
+
+void History::ReviseDayOf(const std::string& facility, int64_t ts_ms, int64_t now_ms) {
+  FacilityH* f = impl_->Find(facility);
+  if (!f || f->reported_through == kNever) return;
+  const int64_t day = f->tz.ToLocal(ts_ms).day_number;
+  // Only days that were reported, and no further back than MarkReported keeps.
+  if (day > f->reported_through || day < f->reported_through - impl_->late_days - 1) return;
+  f->revise[day] = now_ms;
 }
 
 uint64_t History::late_readings(const std::string& facility) const {

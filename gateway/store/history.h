@@ -74,7 +74,7 @@ struct HourRow {
 
   // Facility rows.
   int64_t open_ms = 0;      // time open by the opening hours
-  int64_t complete_ms = 0;  // open, and every sensor of the facility reporting
+  int64_t complete_ms = 0;  // open, and every sensor of the facility reporting (call buttons aside)
   int64_t occ_ms = 0;       // integral of occupancy over complete_ms (person-ms)
   int64_t crowded_ms = 0;   // complete time with occupancy >= 90 % of capacity
   int64_t full_ms = 0;      // complete time with occupancy >= capacity
@@ -106,11 +106,12 @@ struct HourRow {
 };
 
 // A daily report that has come due: facility `facility`'s local day `day`, which ended
-// at `end_ms` (the following local midnight, UTC ms).
+// at `end_ms` (the following local midnight, UTC ms) and started at `start_ms`.
 struct DueReport {
   std::string facility;
   int64_t day = 0;
   int64_t end_ms = 0;
+  int64_t start_ms = 0;  // the local midnight that started the day (its alarms: raised in [start, end))
   int revision = 0;  // 0: the day's first report; n: made again after late readings
 };
 
@@ -146,6 +147,12 @@ class History {
   // for delay_ms, with their next revision number.
   std::vector<DueReport> DueReports(int64_t now_ms, int64_t delay_ms) const;
   void MarkReported(const std::string& facility, int64_t day, int revision = 0);
+  // Something a reported day's figures count other than a reading changed at now_ms
+  // (an alarm raised that day was acknowledged, or a press folded into it, after the
+  // report was made): the day is reported again like one late readings changed. ts_ms
+  // is the event's own time (the alarm's raised time), which picks the day. Call it
+  // before the commit's WriteInTxn, so that the mark is saved in that transaction.
+  void ReviseDayOf(const std::string& facility, int64_t ts_ms, int64_t now_ms);
   // Readings that came after their day was reported, since the process started.
   uint64_t late_readings(const std::string& facility) const;
 

@@ -9,12 +9,19 @@ host that acknowledges (the town host's own path, board to DCMD, is
 test_town_alarms.py's).
 """
 
+import csv
+import datetime
+import io
 import json
 import time
+import zoneinfo
 
-from helpers import base_config, free_port, wait_until
+import pytest
+
+from gateway import run_cli
+from helpers import base_config, free_port, local_ms, wait_until
 from modbus_peer import ModbusPeer
-from sparkplug import alarm_rows
+from sparkplug import alarm_rows, readings
 from test_http_ingest import curl
 from test_mqtt_subscriber import mosquitto_pub
 
@@ -261,3 +268,76 @@ def test_reannounce_escalate_and_primary_host_offline(tmp_path, broker, make_sub
     n = len(rows_of(sub, alarm_id))
     sub.assert_none_for(lambda msgs: len([r for r in alarm_rows(msgs) if r["id"] == alarm_id]) > n, 2.5,
                         "a re-announcement of an acknowledged alarm")
+
+
+def test_acknowledged_call_in_the_daily_report(tmp_path, broker, make_subscriber, make_gateway):
+    """One real call, raised yesterday at 23:59:50 (Asia/Shanghai) with a repeat folded in
+    and a test press beside it, acknowledged over MQTT: the gateway's reports/daily of
+    yesterday (decoded from the wire) and its `report` files (JSON, CSV, HTML) carry the
+    emergency-call figures of docs/report-format.md, computed here from the alarm rows
+    the gateway published."""
+    sub = make_subscriber(broker)
+    cfg, http_port = config(tmp_path)
+    cfg["history"] = {"daily_report_delay_s": 1}
+    gw = make_gateway(cfg, [broker.uri])
+    gw.wait_log(r"uplink: NBIRTH", 15)
+    tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    today = datetime.datetime.now(tz).date()
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
+    raised = local_ms(yesterday + "T23:59") + 50_000
+    press(http_port, ts=raised)
+    press(http_port, ts=raised + 5_000)  # the button repeats: folded into the call
+    press(http_port, action="test", ts=raised + 8_000)  # the terminal's test key: counted apart
+    alarm_id = "term-1-%d" % raised
+    wait_row(sub, alarm_id, 10, "the call with its repeat", presses=2)
+    wait_row(sub, "term-1-%d" % (raised + 8_000), 10, "the test press", test=True)
+    sub.publish_alarm_ack(GROUP, EDGE, "station-1", alarm_id, "duty")
+    acked = wait_row(sub, alarm_id, 10, "the call acknowledged", state="acknowledged")
+    ack_s = (acked["acknowledged_ms"] - acked["raised_ms"]) / 1000.0
+    assert acked["raised_ms"] == raised
+    # By the definitions: 1 call (the test press is none), 1 test press, presses - 1
+    # folded, 1 acknowledged, median = worst = its time to acknowledge, 0 open.
+    want = {"alarms": 1, "alarm_test_presses": 1, "alarm_presses_folded": acked["presses"] - 1,
+            "alarms_acknowledged": 1, "alarm_ack_median_s": ack_s, "alarm_ack_worst_s": ack_s, "alarms_open": 0}
+
+    def day_rows(msgs):
+        return [r for x in readings(msgs).get(("station-1", "reports/daily"), [])
+                for r in x["value"] if r["date"] == yesterday and r["period"] == "day"]
+
+    # The report of yesterday is made as soon as the first reading started the history;
+    # the acknowledgement, if it came after, revises it.
+    sub.wait_for(lambda msgs: any(r["alarms_acknowledged"] == 1 for r in day_rows(msgs)), 30,
+                 "yesterday's reports/daily with the call acknowledged")
+    rows = day_rows(sub.snapshot())
+    newest = max(rows, key=lambda r: r["revision"])
+    for k, v in want.items():
+        assert newest[k] == (pytest.approx(v) if isinstance(v, float) else v), (k, newest)
+    # A revision made before the acknowledgement showed the call open.
+    for r in rows:
+        if r["alarms_acknowledged"] == 0:
+            assert r["alarms_open"] == 1 and r["alarm_ack_median_s"] == -1 and r["revision"] < newest["revision"]
+    hour = [r for x in readings(sub.snapshot())[("station-1", "reports/daily")] for r in x["value"]
+            if r["date"] == yesterday and r["period"] == "23" and r["revision"] == newest["revision"]]
+    assert hour and hour[-1]["alarms"] == 1 and hour[-1]["alarm_test_presses"] == 1
+
+    # The report files, read while the gateway runs.
+    out = {}
+    for fmt in ("json", "csv", "html"):
+        path = tmp_path / ("report." + fmt)
+        rc, _, err = run_cli(["report", "--config", gw.config_path, "--from", yesterday, "--to", today.isoformat(),
+                              "--format", fmt, "--out", str(path), "--generated-at", "test"])
+        assert rc == 0, err
+        out[fmt] = path.read_text(encoding="utf-8-sig")
+    day = json.loads(out["json"])["facilities"][0]["days"][0]
+    assert day["date"] == yesterday
+    a = day["alarms"]
+    assert (a["alarms"], a["test_presses"], a["presses_folded"], a["acknowledged"], a["open"]) == \
+        (1, 1, acked["presses"] - 1, 1, 0)
+    assert a["ack_median_s"] == pytest.approx(ack_s) and a["ack_worst_s"] == pytest.approx(ack_s)
+    table = list(csv.reader(io.StringIO(out["csv"])))
+    row = [r for r in table[1:] if r[0] == "station-1" and r[3] == yesterday][0]
+    assert row[-7:] == ["1", "1", str(acked["presses"] - 1), "1", "%.1f" % ack_s, "%.1f" % ack_s, "0"], row[-7:]
+    assert table[0][-7] == "呼叫 Calls"
+    assert 'id="alarms-station-1"' in out["html"] and "<td>%.1f</td>" % ack_s in out["html"]
+    assert gw.running()
+

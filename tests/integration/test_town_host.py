@@ -11,17 +11,22 @@ offline, nothing acknowledged and so nothing lost, then online again.
 test_gateways_exactly_once runs three real gateways (canteen, elderly station, fitness
 point) fed through HTTP ingest: one restarted, one cut from the broker for a while, the
 host killed -9 and restarted meanwhile; every reading the test posted is in PostgreSQL
-exactly once, with its value, computed from what the test posted.
+exactly once, with its value, computed from what the test posted; and the host's town
+report of the day those readings were taken equals each gateway's own report, facility
+by facility.
 """
 
+import datetime
 import json
 import time
 
 import pytest
 
+import town_reports
 from helpers import base_config, free_port, wait_until
 from sparkplug_b_pb2 import Payload
 from sparkplug_edge import BOOLEAN, DATASET, STRING, UINT32, UINT64, Edge
+from town_reports import ZONE
 
 GROUP = "huacao"
 HOST_ID = "town-host"
@@ -195,7 +200,7 @@ def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
     specs = [("gw-canteen", "canteen-1", "canteen", 80, [("meal-1", "meal_terminal"), ("cam-1", "occupancy")]),
              ("gw-station", "station-1", "elderly_station", 50, [("checkin-1", "checkin_terminal"),
                                                                   ("cam-2", "occupancy")]),
-             ("gw-fitness", "fitness-1", "fitness_point", 30, [("cam-3", "occupancy")])]
+             ("gw-fitness", "fitness-1", "fitness_point", 30, [("door-3", "door_counter"), ("cam-3", "occupancy")])]
     gws, ports = {}, {}
     for edge, fac, ftype, cap, sensors in specs:
         ports[edge] = free_port()
@@ -209,16 +214,21 @@ def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
     # What the test posted and the gateways accepted (202): the expected rows.
     timed = set()        # (edge, device, metric, ts, value) posted with a ts
     untimed = {}         # (edge, device, metric) -> values posted without a ts (arrival time)
-    counters = {"meal-1": 0, "checkin-1": 0}
+    counters = {"meal-1": 0, "checkin-1": 0, "door-3": 0}
+    counter_point = {"meal_terminal": "meals_total", "checkin_terminal": "checkins_total",
+                     "door_counter": "entries_total"}
     occupancy_value = [0]
-    t0 = int(time.time() * 1000) - 3600 * 1000
+    # The timed readings are yesterday's (local time): a day each gateway reports as
+    # soon as they arrive, so that the town report can be held against its own.
+    yesterday = datetime.datetime.now(ZONE).date() - datetime.timedelta(days=1)
+    t0 = int(datetime.datetime.combine(yesterday, datetime.time(10, 0), ZONE).timestamp() * 1000)
 
     def post_round(k):
         for edge, fac, _, _, sensors in specs:
             readings = []
             for sensor, kind in sensors:
-                if kind in ("meal_terminal", "checkin_terminal"):
-                    point = "meals_total" if kind == "meal_terminal" else "checkins_total"
+                if kind in counter_point:
+                    point = counter_point[kind]
                     for j in range(5):
                         counters[sensor] += 1
                         ts = t0 + k * 10000 + j * 1000  # whole seconds, distinct
@@ -253,7 +263,7 @@ def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
 
     def stored():
         q = ("SELECT edge_node, device, metric, ts_ms, coalesce(v_int::text, v_text) FROM samples"
-             " WHERE metric ~ '^sensors/[^/]+/(meals_total|checkins_total|occupancy)$'")
+             " WHERE metric ~ '^sensors/[^/]+/(meals_total|checkins_total|entries_total|occupancy)$'")
         rows = [tuple(line.split("|")) for line in pg.psql(q).split("\n") if line]
         return [(e, d, m, int(t), v) for e, d, m, t, v in rows]
 
@@ -271,6 +281,29 @@ def test_gateways_exactly_once(tmp_path, broker, pg, make_gateway, make_host):
         assert len(set(stamps)) == len(stamps)
     # Every gateway online again in the host's view.
     assert wait_until(lambda: pg.scalar("SELECT count(*) FROM edge_nodes WHERE online") == 3, 30)
+
+    # The host's town report equals each gateway's own report, facility by facility,
+    # restart, cut and host kill included (the last revision of each day counts).
+    day = yesterday.isoformat()
+
+    def report_problems():
+        town = town_reports.host_report(host, tmp_path, day, day)
+        by_id = {f["id"]: f for f in town["facilities"]}
+        problems = []
+        for edge, fac, *_ in specs:
+            own = town_reports.gateway_report(gws[edge], tmp_path, day, day)
+            if own is None:
+                problems.append("%s: no report of its own" % edge)
+            elif fac not in by_id:
+                problems.append("%s not in the town report" % fac)
+            else:
+                problems += town_reports.differences(own["facilities"][0], by_id[fac])
+        return problems
+    assert wait_until(lambda: not report_problems(), 60), "\n".join(report_problems()[:30])
+    town = {f["id"]: f for f in town_reports.host_report(host, tmp_path, day, day)["facilities"]}
+    assert town["canteen-1"]["days"][0]["meals_served"] > 0 and town["station-1"]["days"][0]["checkins"] > 0
+    assert town["fitness-1"]["days"][0]["visits"] > 0
+    assert all(f["missing_days"] == [] for f in town.values()), town
     proxy.stop()
 
 

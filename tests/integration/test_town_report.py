@@ -19,21 +19,18 @@ What is checked, each against something computed in the test:
   missing section names the facility) say the same; a reversed range is refused.
 """
 
-import datetime
-import json
 import os
 import re
 import subprocess
-import zoneinfo
 
-from gateway import run_cli
 from helpers import base_config, wait_until
+import town_reports
 from reports import FACILITIES, INTERVAL_S, SAMPLES_PER_DAY, SPEED, readings_per_day
+from town_reports import differences
 
 GROUP = "huacao"
 HOST_ID = "town-host"
 DATES = ["2026-03-02", "2026-03-03", "2026-03-04"]
-ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 # The canteen and the fitness point have a feedback terminal (the default four buttons);
 # the fitness point's minimum is out of reach, so its index is never significant, nor a
 # total that sums it (docs/town-host.md: a sum is judged against its largest minimum).
@@ -47,12 +44,6 @@ for _fac, _min in MIN_RESPONSES.items():
 # (edge node, facility, first simulated day): the fitness point's gateway was off on 03-02.
 DEPLOYED = [("gw-canteen", "canteen-1", "2026-03-02"), ("gw-charging", "charging-1", "2026-03-02"),
             ("gw-fitness", "fitness-1", "2026-03-03")]
-FIGURES = ["opening_hours", "visits", "peak_occupancy", "mean_occupancy", "utilisation", "hours_crowded",
-           "hours_at_capacity", "completeness", "meals_served", "checkins", "late_readings"]
-CHARGING = ["sessions", "mean_session_min", "energy_kwh", "connector_utilisation", "availability"]
-FITNESS = ["equipment_sessions", "equipment_active_minutes"]
-
-
 def gateway_config(tmp_path, edge, facility, first_day):
     days = len([d for d in DATES if d >= first_day])
     cfg = base_config(GROUP, edge, tmp_path / ("data-" + edge), [BY_ID[facility]], start=first_day + "T00:00",
@@ -64,13 +55,11 @@ def gateway_config(tmp_path, edge, facility, first_day):
 
 
 def gateway_report(gw, workdir):
-    out = os.path.join(str(workdir), gw.name + "-report.json")
-    rc, _, err = run_cli(["report", "--config", gw.config_path, "--from", DATES[0], "--to", DATES[-1],
-                          "--format", "json", "--out", out], timeout=60)
-    if rc != 0:
-        return None
-    with open(out, encoding="utf-8") as f:
-        return json.load(f)
+    return town_reports.gateway_report(gw, workdir, DATES[0], DATES[-1])
+
+
+def host_report(host, workdir, fmt="json", *extra):
+    return town_reports.host_report(host, workdir, DATES[0], DATES[-1], fmt, *extra, generated_at="2026-03-05T08:00Z")
 
 
 def history_complete(data, facility):
@@ -83,59 +72,6 @@ def history_complete(data, facility):
             if s["readings"] < readings_per_day(sc):
                 return False
     return True
-
-
-def host_report(host, workdir, fmt="json", *extra):
-    out = os.path.join(str(workdir), "town." + fmt)
-    r = subprocess.run([os.environ["HOST_BIN"], "report", "--config", host.config_path, "--from", DATES[0],
-                        "--to", DATES[-1], "--format", fmt, "--out", out, "--generated-at", "2026-03-05T08:00Z"]
-                       + list(extra), capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    with open(out, encoding="utf-8", newline="") as f:  # CSV's CRLF as written
-        return json.load(f) if fmt == "json" else f.read()
-
-
-def local_minute(ms):
-    return datetime.datetime.fromtimestamp(ms / 1000, ZONE).strftime("%Y-%m-%d %H:%M")
-
-
-def differences(gw_fac, town_fac):
-    """Where the town report's rows of one facility differ from its gateway's report."""
-    problems = []
-    days = {d["date"]: d for d in town_fac["days"]}
-    for g in gw_fac["days"]:
-        date = g["date"]
-        if not g["has_data"]:
-            # The gateway recorded nothing that day: no report, so missing, not zeros.
-            if date in days or date not in town_fac["missing_days"]:
-                problems.append("%s %s: gateway off, not listed missing" % (gw_fac["id"], date))
-            continue
-        t = days.get(date)
-        if t is None:
-            problems.append("%s %s: no row in the town report" % (gw_fac["id"], date))
-            continue
-        for k in FIGURES:
-            if (k in g) != (k in t) or g.get(k) != t.get(k):
-                problems.append("%s %s %s: gateway %r, town %r" % (gw_fac["id"], date, k, g.get(k), t.get(k)))
-        for group, keys in (("charging", CHARGING), ("fitness", FITNESS)):
-            if (group in g) != (group in t):
-                problems.append("%s %s: %s in one report only" % (gw_fac["id"], date, group))
-            elif group in g:
-                for k in keys:
-                    if g[group][k] != t[group][k]:
-                        problems.append("%s %s %s.%s: gateway %r, town %r"
-                                        % (gw_fac["id"], date, group, k, g[group][k], t[group][k]))
-        # Residents' satisfaction: the day's figures as the gateway's own report has them.
-        if g.get("satisfaction") != t.get("satisfaction"):
-            problems.append("%s %s satisfaction: gateway %r, town %r"
-                            % (gw_fac["id"], date, g.get("satisfaction"), t.get("satisfaction")))
-        want_peak = g["peak_time"]
-        got_peak = local_minute(t["peak_time_ms"]) if t["peak_time_ms"] is not None else None
-        if want_peak != got_peak:
-            problems.append("%s %s peak_time: gateway %r, town %r" % (gw_fac["id"], date, want_peak, got_peak))
-        if t["capacity"] != gw_fac["capacity"]:
-            problems.append("%s %s capacity %r != %r" % (gw_fac["id"], date, t["capacity"], gw_fac["capacity"]))
-    return problems
 
 
 def expected_totals(facilities):

@@ -24,6 +24,7 @@ using gateway::FacilityConfig;
 using gateway::FacilityType;
 using gateway::LoadConfig;
 using gateway::SensorKind;
+using gateway::SensorConfig;
 
 std::string SourcePath(const std::string& relative) { return std::string(TEST_SOURCE_DIR) + "/" + relative; }
 std::string TestData(const std::string& name) { return SourcePath("tests/unit/testdata/config/" + name); }
@@ -271,6 +272,25 @@ TEST_CASE("config: example.yaml loads and documents the defaults", "[config]") {
   REQUIRE(charging.sensors.size() == 2);
   CHECK(charging.sensors[0].max_power_kw == 7.0);
   CHECK(charging.sensors[1].max_power_kw == 60.0);
+
+  // Emergency calls: the reference states the alarms defaults and a call button's.
+  CHECK(c.alarms.repeat_window_s == d.alarms.repeat_window_s);
+  CHECK(c.alarms.reannounce_s == d.alarms.reannounce_s);
+  CHECK(c.alarms.escalate_after_s == d.alarms.escalate_after_s);
+  CHECK(c.alarms.escalation.webhook_timeout_ms == d.alarms.escalation.webhook_timeout_ms);
+  CHECK(c.alarms.escalation.webhook_retries == d.alarms.escalation.webhook_retries);
+  CHECK(c.alarms.escalation.coil_device == "rs485-bus-1");
+  const SensorConfig* sos = nullptr;
+  for (const auto& s : station.sensors) {
+    if (s.id == "sos-101") sos = &s;
+  }
+  REQUIRE(sos);
+  const SensorConfig defaults;
+  CHECK(sos->kind == SensorKind::kCallButton);
+  CHECK(sos->call_actions == defaults.call_actions);
+  CHECK(sos->test_actions == defaults.test_actions);
+  CHECK(sos->test_hours.size() == 1);
+  CHECK(sos->location == "101室 Room 101");
 }
 
 TEST_CASE("config: unknown keys are rejected at every level, by full path", "[config]") {

@@ -1,6 +1,6 @@
 // The core without drivers or MQTT, for tests that run it whole: the real Pipeline,
 // FacilityModel, History and SQLite Outbox on a FakeClock, with the daily report as the
-// App wires it. Single-threaded: the test thread runs the io_context.
+// App wires it (and, on request, the AlarmBook). Single-threaded: the test thread runs the io_context.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -32,21 +32,25 @@ struct CoreHarness {
   std::unique_ptr<store::Outbox> outbox;
   std::unique_ptr<FacilityModel> model;
   std::unique_ptr<store::History> history;
+  std::unique_ptr<AlarmBook> alarms;  // with_alarms only: the emergency calls, as the App wires them
   std::unique_ptr<Pipeline> pipeline;
 
-  CoreHarness(Config& c, FakeClock& k) : config(c), clock(k) {
+  CoreHarness(Config& c, FakeClock& k, bool with_alarms = false) : config(c), clock(k) {
     outbox = std::move(store::Outbox::Open(config.data_dir, config.buffer, clock).value());
     model = std::move(FacilityModel::Create(config).value());
     history = std::move(store::History::Create(config).value());
     pipeline = std::make_unique<Pipeline>(io, config, *outbox, *model, clock);
     pipeline->set_history(history.get(), [this](const std::string& f, int64_t day,
-                                                const std::vector<store::HourRow>& rows,
-                                                int revision) -> std::optional<Value> {
-      for (const auto& fc : config.facilities) {
-        if (fc.id == f) return Value(report::DailyDataSet(fc, day, rows, revision));
-      }
-      return std::nullopt;
+                                                const std::vector<store::HourRow>& rows, int revision,
+                                                const std::vector<Alarm>& alarms) -> std::optional<Value> {
+      auto d = report::DailyReportOf(config, f, day, rows, revision, alarms);
+      if (!d) return std::nullopt;
+      return Value(std::move(*d));
     });
+    if (with_alarms) {
+      alarms = std::make_unique<AlarmBook>(config.alarms, (int64_t(config.history.late_days) + 2) * 86'400'000);
+      pipeline->set_alarms(alarms.get());
+    }
     REQUIRE(pipeline->Start(clock.NowMs()).ok());
   }
   ~CoreHarness() {

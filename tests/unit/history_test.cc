@@ -265,6 +265,51 @@ TEST_CASE("days before the facility's first reading count their opening hours, c
   CHECK(total.sum.entries == 23);
 }
 
+TEST_CASE("a call button heard once leaves the day complete; its silence bounds are its own", "[history][report]") {
+  Config c = CanteenConfig();
+  SensorConfig cord;
+  cord.id = "cord-1";
+  cord.kind = SensorKind::kCallButton;
+  cord.driver = "mqtt";  // a zigbee SOS button: silent until pressed
+  c.facilities[0].sensors.push_back(cord);
+  // The defaults: 25 h for a call button that pushes (zigbee2mqtt's own passive
+  // timeout), one hour for other pushed sensors, the poll rule for a polled cord.
+  CHECK(store::SensorSilentMs(c, c.facilities[0].sensors[1]) == 25 * 60 * kMin);
+  SensorConfig http_cord = cord;
+  http_cord.driver = "http";
+  CHECK(store::SensorSilentMs(c, http_cord) == 25 * 60 * kMin);
+  SensorConfig seat;
+  seat.kind = SensorKind::kSeat;
+  seat.driver = "mqtt";
+  CHECK(store::SensorSilentMs(c, seat) == 60 * kMin);
+  SensorConfig modbus_cord = cord;
+  modbus_cord.driver = "modbus";
+  CHECK(store::SensorSilentMs(c, modbus_cord) == 5 * kMin);
+  SensorConfig configured = cord;
+  configured.silent_after_s = 7200;
+  CHECK(store::SensorSilentMs(c, configured) == 120 * kMin);
+
+  Rig rig(c);
+  auto tz = TimeZone::Load("Asia/Shanghai").value();
+  auto rows = CanteenDay(tz);
+  // Its one message of the day, a battery report at 16:00; no press, no call.
+  rows.push_back(Raw("canteen-1", "cord-1", "battery", Value(uint32_t(97)), tz.FromLocal(2026, 3, 2, 16 * 60)));
+  REQUIRE(rig.Feed(rows).ok());
+  rig.AdvanceTo("canteen-1", tz.FromLocal(2026, 3, 3, 0));
+  const auto f = rig.Figures("canteen-1", Day("2026-03-02"), Day("2026-03-02"));
+  // The cord silent all morning changes nothing: the door counter alone decides, as in
+  // the canteen day without it (160 of 180 open minutes complete).
+  CHECK(f.sum.open_ms == 180 * kMin);
+  CHECK(f.sum.complete_ms == 160 * kMin);
+  CHECK(f.sum.occ_ms == 1005 * kMin);
+  // Its own reporting time: from 16:00 to the end of the day (its bound reaches into
+  // the next), 8 h, in one reading.
+  REQUIRE(f.sensors.size() == 2);
+  CHECK(f.sensors[1].sensor == "cord-1");
+  CHECK(f.sensors[1].reported_ms == 8 * 60 * kMin);
+  CHECK(f.sensors[1].readings == 1);
+}
+
 TEST_CASE("a restart mid-day and a failed commit count nothing twice", "[history][report]") {
   Rig rig(CanteenConfig());
   auto tz = TimeZone::Load("Asia/Shanghai").value();

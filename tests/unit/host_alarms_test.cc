@@ -5,6 +5,7 @@
 // definitions (docs/wire-format.md "Alarms", docs/town-host.md).
 #include <catch2/catch.hpp>
 
+#include <climits>
 #include <cstdio>
 #include <fstream>
 
@@ -78,6 +79,7 @@ TEST_CASE("alarm rows: a documented row is read whole; malformed rows are counte
 
 TEST_CASE("alarm commands: sent at once, again on a re-announcement after 10 s or every 30 s, done when acknowledged") {
   host::AlarmCommands c(30000, 10000);
+  c.OnNode("huacao", "gw-a", true, 1);  // born: resends go to an online node only
   c.Sync({{"huacao", "gw-a", "canteen-1", "a-1", "zhang"}});
   auto due = c.Due(1000);
   REQUIRE(due.size() == 1);
@@ -107,6 +109,91 @@ TEST_CASE("alarm commands: sent at once, again on a re-announcement after 10 s o
   c.Sync({{"huacao", "gw-a", "canteen-1", "a-2", "li"}});
   c.Sync({});
   CHECK(c.pending() == 0);
+}
+
+namespace {
+host::AlarmRow OpenRow(const std::string& edge, const std::string& id) {
+  host::AlarmRow r;
+  r.group = "huacao";
+  r.edge_node = edge;
+  r.facility = "station-1";
+  r.id = id;
+  r.state = host::AlarmState::kRaised;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("alarm commands: sent only while the node is online; a birth sends again at once") {
+  host::AlarmCommands c(30000, 10000);
+  c.OnNode("huacao", "gw-a", true, 1);
+  c.Sync({{"huacao", "gw-a", "station-1", "a-1", "zhang", 7}});
+  REQUIRE(c.Due(1000).size() == 1);
+  c.OnNode("huacao", "gw-a", false, 1);  // NDEATH: nothing due, no deadline (no busy loop)
+  CHECK(c.NextDeadline() == INT64_MAX);
+  CHECK(c.Due(1000000).empty());
+  c.OnAlarmRow(OpenRow("gw-a", "a-1"), 1000001);  // a stale row while dead sends nothing
+  CHECK(c.Due(1000002).empty());
+  c.OnNode("huacao", "gw-a", true, 2);  // born again: at once (the last send is long past)
+  CHECK(c.NextDeadline() == 1000 + 10000);
+  auto due = c.Due(1000003);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].sends == 1);  // a new round
+  // Dead and born again within 10 s of a send: not sooner than min_interval.
+  c.OnNode("huacao", "gw-a", false, 2);
+  c.OnNode("huacao", "gw-a", true, 3);
+  CHECK(c.Due(1000003 + 9999).empty());
+  CHECK(c.Due(1000003 + 10000).size() == 1);
+  // The same birth seen again (no change) is no new round: the 30 s resend.
+  c.OnNode("huacao", "gw-a", true, 3);
+  CHECK(c.NextDeadline() == 1000003 + 10000 + 30000);
+  CHECK(c.pending() == 1);
+}
+
+TEST_CASE("alarm commands: a node this process has not seen gets one try, the resends wait for its birth") {
+  host::AlarmCommands c(30000, 10000);
+  c.Sync({{"huacao", "gw-b", "station-1", "b-1", "wang", 3}});
+  REQUIRE(c.Due(0).size() == 1);  // the host just restarted: the stored request is tried
+  CHECK(c.NextDeadline() == INT64_MAX);
+  CHECK(c.Due(3600000).empty());
+  c.OnNode("huacao", "gw-b", true, 5);  // its births come (the host asked for them)
+  CHECK(c.Due(3600000).size() == 1);
+}
+
+TEST_CASE("alarm commands: abandoned after max_sends in a round, kept, revived by a birth or a new click") {
+  host::AlarmCommands c(30000, 10000, 3);
+  c.OnNode("huacao", "gw-a", true, 1);
+  c.Sync({{"huacao", "gw-a", "station-1", "a-1", "zhang", 1}, {"huacao", "gw-a", "station-1", "a-2", "zhang", 2}});
+  int64_t t = 0;
+  uint64_t sends = 0;
+  for (int round = 0; round < 3; ++round, t += 30000) sends += c.Due(t).size();
+  CHECK(sends == 6);  // 3 each
+  auto gone = c.TakeAbandoned();
+  REQUIRE(gone.size() == 2);
+  CHECK(gone[0].alarm_id == "a-1");
+  CHECK(gone[0].sends == 3);
+  CHECK(c.TakeAbandoned().empty());  // logged once
+  CHECK(c.abandoned_total() == 2);
+  CHECK(c.pending() == 2);  // the stored requests are kept
+  CHECK(c.NextDeadline() == INT64_MAX);
+  c.OnAlarmRow(OpenRow("gw-a", "a-1"), t);  // a re-announcement does not revive it
+  CHECK(c.Due(t + 3600000).empty());
+  // A new click on a-2 (a newer request id): a new round for it alone.
+  c.Sync({{"huacao", "gw-a", "station-1", "a-1", "zhang", 1}, {"huacao", "gw-a", "station-1", "a-2", "li", 9}});
+  auto due = c.Due(t + 3600000);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].alarm_id == "a-2");
+  CHECK(due[0].operator_name == "li");
+  // The node's next birth: both again, each with a fresh budget.
+  c.OnNode("huacao", "gw-a", false, 1);
+  c.OnNode("huacao", "gw-a", true, 2);
+  due = c.Due(t + 7200000);
+  CHECK(due.size() == 2);
+  // An answer to the last send of a round still completes it.
+  host::AlarmRow acked = OpenRow("gw-a", "a-1");
+  acked.state = host::AlarmState::kAcknowledged;
+  c.OnAlarmRow(acked, t + 7200001);
+  CHECK(c.pending() == 1);
+  CHECK(c.sent_total() == 9);
 }
 
 TEST_CASE("board auth: PBKDF2 lines, sessions with CSRF tokens, login limits") {
