@@ -195,18 +195,24 @@ void Pipeline::ScheduleTick() {
   tick_timer_.expires_after(std::chrono::seconds(1));
   tick_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || !alive.lock() || stopped_) return;
-    size_t before = pending_derived_.size();
-    const int64_t now = clock_.NowMs();
-    model_.Tick(now, pending_derived_);
-    QueueDailyReports(now);
-    if (alarms_) alarms_->Escalate(now);
-    if (alarms_ && alarms_->HasChanges()) {
-      CommitNow();
-    } else if (pending_derived_.size() != before) {
-      ScheduleCommit();
-    }
+    Tick();
     ScheduleTick();
   });
+}
+
+void Pipeline::Tick() {
+  if (stopped_) return;
+  ++stats_.ticks;
+  size_t before = pending_derived_.size();
+  const int64_t now = clock_.NowMs();
+  model_.Tick(now, pending_derived_);
+  QueueDailyReports(now);
+  if (alarms_) alarms_->Escalate(now);
+  if (alarms_ && alarms_->HasChanges()) {
+    CommitNow();
+  } else if (pending_derived_.size() != before) {
+    ScheduleCommit();
+  }
 }
 
 void Pipeline::QueueDailyReports(int64_t now_ms) {
@@ -439,6 +445,7 @@ Status Pipeline::Stop() {
 PipelineStats Pipeline::stats() const {
   PipelineStats s = stats_;
   s.pending = pending_readings_;
+  s.pending_derived = pending_derived_.size();
   if (history_) {
     for (const auto& f : config_.facilities) s.late_readings[f.id] = history_->late_readings(f.id);
   }

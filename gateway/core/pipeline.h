@@ -62,6 +62,8 @@ struct PipelineStats {
   uint64_t commits = 0;
   uint64_t stamps_moved = 0;      // readings whose timestamp moved 1 ms or more (core/unique_stamps.h)
   size_t pending = 0;
+  size_t pending_derived = 0;     // facility metrics and reports from ticks, waiting for a commit
+  uint64_t ticks = 0;             // ticks run (Tick)
   // Why commits fail now (the last failure), empty while they succeed: what /readyz and
   // the status page say.
   std::string failing;
@@ -79,6 +81,10 @@ class Pipeline final : public ReadingSink {
   // Loop thread: emits the full set of facility metrics, stamped now_ms, and starts the
   // model's tick.
   Status Start(int64_t now_ms);
+  // Loop thread: one tick at the clock's time (opening hours, silence, midnights, daily
+  // reports, escalation); what the 1 s timer runs. Tests drive it directly, so that they
+  // wait on its commit (stats().pending_derived back to 0) instead of on wall time.
+  void Tick();
   // Roughly the outbox rows of one 1 KiB page: below this a commit costs about the same
   // pages whatever it carries.
   static constexpr size_t kLowRateReadings = 16;

@@ -10,18 +10,29 @@
    posted, the gateway restarts, more is posted; every metric on the wire, ordered by
    timestamp, never goes back, no value is stamped later than the reading it came from,
    and no timestamp carries two different values.
+3. The two counters on /metrics: `gateway_late_readings_total{facility}` counts the
+   readings that came after their day was reported (HTTP ingest), and
+   `gateway_readings_refused_total{reason="too_old"}` the readings of the local MQTT
+   driver stamped further back than history.late_days: refused, counted, logged,
+   acknowledged to the device's broker (not redelivered after a restart) and never on
+   the wire.
 """
 
 import datetime
 import glob
 import http.client
 import json
+import shutil
+import subprocess
 import time
 import zoneinfo
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from gateway import preload_env, run_cli
 from helpers import base_config, free_port
-from sparkplug import by_type
+from sparkplug import by_type, value_is
+from web import get, web_port, web_section
 
 GROUP = "huacao"
 TOKEN = "event-time-token"
@@ -211,3 +222,108 @@ def test_a_restart_never_re_stamps(tmp_path, broker, make_subscriber, make_gatew
     assert all(ts in taken["ev-1"] for ts, v in online if v == "true")
     # No placeholder status for connector 2, which never reported.
     assert ("ev-1", "connectors/2/status") not in series
+
+
+def scrape(port):
+    """{(sample name, frozenset of labels): value} of one /metrics scrape."""
+    status, _, body = get(port, "/metrics")
+    assert status == 200, body
+    return {(x.name, frozenset(x.labels.items())): x.value
+            for f in text_string_to_metric_families(body) for x in f.samples}
+
+
+def late(samples, facility):
+    return samples[("gateway_late_readings_total", frozenset({("facility", facility)}))]
+
+
+def too_old(samples):
+    return samples[("gateway_readings_refused_total", frozenset({("reason", "too_old")}))]
+
+
+def mosquitto_pub(broker, topic, payload):
+    exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+    subprocess.run([exe, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", topic, "-s"],
+                   input=payload.encode(), check=True, timeout=10)
+
+
+def chirpstack_up(device, entries, exits, ms):
+    """A ChirpStack v4 uplink event of a people counter, stamped by its own clock."""
+    when = datetime.datetime.fromtimestamp(ms / 1000.0, ZONE).isoformat(timespec="milliseconds")
+    return json.dumps({"time": when, "deviceInfo": {"deviceName": device, "devEui": "0101010101010101"},
+                       "fPort": 2, "object": {"entries": entries, "exits": exits}})
+
+
+def test_late_and_too_old_readings_on_metrics(tmp_path, broker, make_broker, make_subscriber, make_gateway):
+    local = make_broker(name="local")
+    port = free_port()
+    facilities = [{"id": "canteen-1", "type": "canteen", "name": "Canteen", "capacity": 20,
+                   "sensors": [{"id": "door-1", "kind": "door_counter", "driver": "http"}]},
+                  {"id": "canteen-2", "type": "canteen", "name": "Canteen 2", "capacity": 20,
+                   "sensors": [{"id": "door-2", "kind": "door_counter", "driver": "mqtt"}]}]
+    cfg = config(tmp_path, "gw-counters", port, facilities)
+    cfg["drivers"]["mqtt"] = {
+        "broker": local.uri, "client_id": "gw-counters-south", "keep_alive_s": 5,
+        "reconnect": {"min_ms": 100, "max_ms": 1000},
+        "subscriptions": [{"topic": "application/+/device/+/event/up", "facility": "canteen-2",
+                           "sensor_pointer": "/deviceInfo/deviceName", "timestamp_pointer": "/time",
+                           "points": [{"point": "entries_total", "pointer": "/object/entries"},
+                                      {"point": "exits_total", "pointer": "/object/exits"}]}]}
+    cfg["web"] = web_section()
+    sub = make_subscriber(broker)
+    gw = make_gateway(cfg, [broker.uri])
+    web = web_port(gw)
+    gw.wait_log(r"http ingest: POST /api/v1/readings", 15)
+    gw.wait_log(r"mqtt: subscribed to 1 of 1 filters", 15)
+    m = scrape(web)
+    assert late(m, "canteen-1") == 0 and late(m, "canteen-2") == 0 and too_old(m) == 0
+
+    # Late: canteen-1's first readings are of the day before yesterday (local), a
+    # reported day as soon as the gateway ticks; then more of that day come.
+    now = int(time.time() * 1000)
+    local_now = datetime.datetime.fromtimestamp(now / 1000, ZONE)
+    today = datetime.datetime(local_now.year, local_now.month, local_now.day, tzinfo=ZONE)
+    day = today - datetime.timedelta(days=2)
+    noon_ms = int((day + datetime.timedelta(hours=12)).timestamp() * 1000)
+
+    def door(entries, exits, ts):
+        return [{"point": "entries_total", "value": entries, "ts": ts},
+                {"point": "exits_total", "value": exits, "ts": ts}]
+
+    assert post(port, "canteen-1", "door-1", door(10, 2, noon_ms))[0] == 202
+    sub.wait_for(lambda msgs: (day.date().isoformat(), 0) in daily_reports(msgs), 30,
+                 "reports/daily of " + day.date().isoformat())
+    late_batch = door(14, 3, noon_ms + 3600000) + door(15, 3, noon_ms + 7200000)
+    assert post(port, "canteen-1", "door-1", late_batch)[0] == 202  # 202: committed, so counted
+    # Every reading of that batch is stamped in a day already reported.
+    expected_late = sum(1 for r in late_batch
+                        if datetime.datetime.fromtimestamp(r["ts"] / 1000, ZONE).date() <= day.date())
+
+    # Too old, through the MQTT driver: a counter whose clock is 9 days behind (more
+    # than history.late_days, 7, and its day). Then a good uplink after it.
+    old_ms = now - 9 * 86400000
+    mosquitto_pub(local, "application/7/device/0101010101010101/event/up", chirpstack_up("door-2", 5, 1, old_ms))
+    mosquitto_pub(local, "application/7/device/0101010101010101/event/up", chirpstack_up("door-2", 6, 1, now))
+    sub.wait_for(value_is("canteen-2", "sensors/door-2/entries_total", 6), 15, "the good uplink after the old one")
+    expected_too_old = 2  # the old uplink's two points, entries and exits
+    gw.wait_log(r"pipeline: refused %d readings stamped more than history.late_days \(7\) days ago "
+                r"\(%d in all\)" % (expected_too_old, expected_too_old), 10)
+    m = scrape(web)
+    assert late(m, "canteen-1") == expected_late
+    assert late(m, "canteen-2") == 0
+    assert too_old(m) == expected_too_old
+
+    # Refused, not retried for ever: the old uplink was acknowledged, so a restart (the
+    # driver's persistent session) does not bring it again.
+    assert gw.terminate(timeout=30) == 0
+    gw.start()
+    web = web_port(gw)
+    gw.wait_log(r"mqtt: connected to .* \(session resumed\)", 15)
+    mosquitto_pub(local, "application/7/device/0101010101010101/event/up", chirpstack_up("door-2", 7, 1, now + 1000))
+    sub.wait_for(value_is("canteen-2", "sensors/door-2/entries_total", 7), 15, "an uplink after the restart")
+    assert too_old(scrape(web)) == 0
+    assert gw.terminate(timeout=30) == 0
+    sub.barrier()
+    # Never on the wire: no metric of canteen-2 stamped at the old uplink's time.
+    stamped_old = [(m.type, x["name"]) for m in by_type(sub.snapshot(), "DBIRTH", "DDATA") if m.device == "canteen-2"
+                   for x in m.metrics if x.get("timestamp") == old_ms]
+    assert not stamped_old, stamped_old

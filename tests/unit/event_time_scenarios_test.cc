@@ -229,10 +229,18 @@ std::vector<Sample> MakeWeek() {
 struct Core : testing::CoreHarness {
   using CoreHarness::CoreHarness;
 
-  // Lets the pipeline's 1 s tick run at the current clock.
+  // One tick of the pipeline at the current clock, as its 1 s timer runs it, then the
+  // loop until what the tick queued (midnights, daily reports) is committed: waiting on
+  // that, not on wall time, so that the test neither sleeps nor depends on timing.
   void Tick() {
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1150);
-    while (std::chrono::steady_clock::now() < until) io.run_one_for(std::chrono::milliseconds(20));
+    const uint64_t ticks = pipeline->stats().ticks;
+    pipeline->Tick();
+    auto settled = [&] {
+      const PipelineStats s = pipeline->stats();
+      return s.ticks > ticks && s.pending == 0 && s.pending_derived == 0 && s.failing.empty();
+    };
+    RunUntil(settled, 20000);
+    REQUIRE(settled());
   }
   report::ReportData Report() {
     auto data = report::BuildReport(config, outbox->db(), (kDay0 + kZone) / kDay, (kDay0 + kZone) / kDay + kDays - 1, {});

@@ -5,6 +5,7 @@
 // connectors/*, equipment/*), committed through a real Outbox with its hook.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <filesystem>
 
 #include "gateway/local_time.h"
@@ -209,6 +210,59 @@ TEST_CASE("a canteen day: two opening periods, crowding, a silent sensor, by han
   // Nothing leaks into the neighbouring days.
   auto next = rig.Figures("canteen-1", Day("2026-03-03"), Day("2026-03-03"));
   CHECK_FALSE(next.has_data);
+}
+
+// docs/report-format.md, "A facility's first reading": every day of the range before
+// the first reading (or without anything heard) counts its configured opening hours,
+// with completeness 0 and has_data false, and the range totals include them.
+TEST_CASE("days before the facility's first reading count their opening hours, complete 0", "[history][report]") {
+  Rig rig(CanteenConfig());
+  auto tz = TimeZone::Load("Asia/Shanghai").value();
+  REQUIRE(rig.Feed(CanteenDay(tz)).ok());  // the first reading: 2026-03-02 09:00
+  rig.AdvanceTo("canteen-1", tz.FromLocal(2026, 3, 3, 0));
+  // The configured opening hours, from the config: minutes per day and per local hour.
+  int64_t open_min = 0;
+  std::array<int64_t, 24> open_min_by_hour{};
+  for (const OpeningPeriod& p : rig.config.facilities[0].opening_hours) {
+    REQUIRE(p.weekdays_mask == 0x7f);  // every day of the week, within the day: the sum below holds
+    REQUIRE(p.open_minute < p.close_minute);
+    open_min += p.close_minute - p.open_minute;
+    for (int m = p.open_minute; m < p.close_minute; ++m) ++open_min_by_hour[size_t(m / 60)];
+  }
+  // 2026-02-28 and 03-01 come before the first reading, 03-03 has nothing heard (the
+  // history reached its midnight only): three days without data, one with.
+  auto data = report::BuildReport(rig.config, rig.outbox->db(), Day("2026-02-28"), Day("2026-03-03"), {});
+  REQUIRE(data.ok());
+  REQUIRE(data->facilities.size() == 1);
+  const report::FacilityFigures& ff = data->facilities[0];
+  REQUIRE(ff.days.size() == 4);
+  for (size_t d : {size_t(0), size_t(1), size_t(3)}) {
+    INFO("day " << d);
+    const report::Figures& day = ff.days[d];
+    CHECK_FALSE(day.has_data);
+    CHECK(day.sum.open_ms == open_min * kMin);
+    CHECK(day.OpeningHours() == Approx(double(open_min) / 60));
+    CHECK(day.sum.complete_ms == 0);
+    REQUIRE(day.Completeness().has_value());
+    CHECK(*day.Completeness() == 0.0);
+    CHECK_FALSE(day.MeanOccupancy().has_value());
+    for (size_t h = 0; h < 24; ++h) CHECK(day.by_hour[h].open_ms == open_min_by_hour[h] * kMin);
+  }
+  // The day of the first reading has its own figures (worked out by hand above).
+  CHECK(ff.days[2].has_data);
+  CheckCanteenDay(ff.days[2], tz);
+  // The range: four days of opening hours, of which only the first reading's day's
+  // complete time (160 min, see CheckCanteenDay) was complete.
+  const report::Figures& total = ff.total;
+  CHECK(total.has_data);
+  CHECK(total.sum.open_ms == 4 * open_min * kMin);
+  CHECK(total.OpeningHours() == Approx(4.0 * double(open_min) / 60));
+  CHECK(total.sum.complete_ms == 160 * kMin);
+  CHECK(*total.Completeness() == Approx(160.0 / double(4 * open_min)));
+  for (size_t h = 0; h < 24; ++h) CHECK(total.by_hour[h].open_ms == 4 * open_min_by_hour[h] * kMin);
+  // What depends on complete time only is the first reading's day's.
+  CHECK(*total.MeanOccupancy() == Approx(1005.0 / 160.0));
+  CHECK(total.sum.entries == 23);
 }
 
 TEST_CASE("a call button heard once leaves the day complete; its silence bounds are its own", "[history][report]") {
