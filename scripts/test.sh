@@ -2,7 +2,8 @@
 # The test command: installs what is missing, then
 #   1. builds the whole suite with AddressSanitizer + UndefinedBehaviorSanitizer (and
 #      LeakSanitizer) in ./build-test (or $BUILD_DIR) and runs all of it with ctest;
-#   2. builds the gateway and the unit tests with ThreadSanitizer in ./build-tsan (or
+#   2. builds the gateway, the unit tests and the threaded tests' helpers (target
+#      threads_tests) with ThreadSanitizer in ./build-tsan (or
 #      $TSAN_BUILD_DIR) and runs the unit tests and the integration tests whose code
 #      runs on several threads (ctest label "threads": Paho's callback threads, the
 #      Modbus pollers, ...);
@@ -37,7 +38,7 @@ BUILD_DIR="$build" SANITIZE="$sanitize" WERROR=ON "$root/scripts/build.sh"
 
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
   tsan="${TSAN_BUILD_DIR:-$root/build-tsan}"
-  BUILD_DIR="$tsan" SANITIZE=thread WERROR=ON "$root/scripts/build.sh" unit_tests community-gateway http_test_server py_proto
+  BUILD_DIR="$tsan" SANITIZE=thread WERROR=ON "$root/scripts/build.sh" threads_tests
   (cd "$tsan" && ctest --output-on-failure -j"$jobs" -L '^(unit|threads)$' "$@")
 fi
 
