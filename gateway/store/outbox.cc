@@ -264,12 +264,23 @@ Status Outbox::OpenFile() {
   // instead of 33 ms; a small cap pays that for its size.)
   const uint64_t wal_bytes = std::clamp<uint64_t>(config_.max_disk_bytes / 4, 16 * uint64_t(page_size_),
                                                   kMaxWalBytes);
-  s = db_.Exec("PRAGMA wal_autocheckpoint=" + std::to_string(wal_bytes / uint64_t(page_size_)) +
-               "; PRAGMA journal_size_limit=" + std::to_string(wal_bytes) + ";");
+  const int wal_frames = static_cast<int>(wal_bytes / uint64_t(page_size_));
+  s = db_.Exec("PRAGMA journal_size_limit=" + std::to_string(wal_bytes));
   if (!s.ok()) return s;
   s = PrepareStatements();
   if (!s.ok()) return s;
-  return LoadCaches();
+  s = LoadCaches();
+  if (!s.ok()) return s;
+  // The checkpoint at that size runs on a thread of its own (store/wal_checkpointer.h),
+  // not in the commit that crosses it. Should its connection not open, SQLite's own
+  // checkpoint in the commit is the fallback: slower commits, the same file.
+  Status ck = checkpointer_.Attach(db_.handle(), path_, wal_frames, config_.synchronous != "normal");
+  if (!ck.ok()) {
+    spdlog::warn("buffer {}: the checkpoint thread could not start ({}); checkpoints run in the commits",
+                 path_, ck.message());
+    return db_.Exec("PRAGMA wal_autocheckpoint=" + std::to_string(wal_frames));
+  }
+  return Status::Ok();
 }
 
 Result<std::string> Outbox::QueryText(const std::string& sql) {
@@ -328,6 +339,8 @@ uint64_t Outbox::WalBytes() const {
 }
 
 void Outbox::CloseDb() {
+  // Its connection must not outlive the file it checkpoints (moved aside, reopened).
+  checkpointer_.Detach();
   // Statements must be finalised before the connection closes.
   insert_row_ = {};
   insert_metric_ = {};

@@ -53,6 +53,7 @@
 #include "gateway/status.h"
 #include "store/disk_reserve.h"
 #include "store/sqlite_db.h"
+#include "store/wal_checkpointer.h"
 
 namespace gateway::store {
 
@@ -142,6 +143,7 @@ class Outbox {
   Status SetMeta(const std::string& key, const std::string& value);  // own transaction
 
   const std::string& path() const { return path_; }
+  const WalCheckpointer& checkpointer() const { return checkpointer_; }
 
  private:
   Outbox(std::string dir, const BufferConfig& config, const Clock& clock);
@@ -176,6 +178,7 @@ class Outbox {
   BufferConfig config_;
   const Clock& clock_;
   SqliteDb db_;
+  WalCheckpointer checkpointer_;  // on db_'s file; detached before db_ closes
   Statement insert_row_, insert_metric_, update_latest_, delete_range_, read_after_, put_meta_, freelist_;
   std::unordered_map<std::string, uint32_t> metric_ids_;  // facility + '\0' + name
   std::unordered_map<uint32_t, MetricInfo> metrics_by_id_;

@@ -529,78 +529,90 @@ void MqttUplink::RetryAfterBufferError() {
 
 void MqttUplink::Drain() {
   PublishAlarms();  // an emergency call never waits behind the backlog
-  if (!CanPublishData()) return;
+  if (!CanPublishData() || in_flight_msgs_ >= config_.uplink.max_inflight) return;
+  if (!DrainBatch() || drain_posted_ || in_flight_msgs_ >= config_.uplink.max_inflight) return;
+  // One batch per turn of the core's loop: the rest of the window is filled by work
+  // posted behind what is already waiting there, so that a press that has just arrived
+  // (its HTTP request, its MQTT message) is committed between two batches rather than
+  // after the whole window (32 payloads: tens of milliseconds of reading and encoding).
+  drain_posted_ = true;
+  Post([this] {
+    drain_posted_ = false;
+    Drain();
+  });
+}
+
+bool MqttUplink::DrainBatch() {
   const auto& up = config_.uplink;
   const size_t per_payload = static_cast<size_t>(up.max_metrics_per_payload);
-  while (in_flight_msgs_ < up.max_inflight && CanPublishData()) {
-    auto rows = outbox_.ReadAfter(cursor_, per_payload * 4);
-    if (!rows.ok()) {
-      spdlog::error("uplink: reading the buffer failed: {}", rows.status().ToString());
-      RetryAfterBufferError();
-      return;
+  auto rows = outbox_.ReadAfter(cursor_, per_payload * 4);
+  if (!rows.ok()) {
+    spdlog::error("uplink: reading the buffer failed: {}", rows.status().ToString());
+    RetryAfterBufferError();
+    return false;
+  }
+  buffer_retry_delay_ = std::chrono::milliseconds(500);
+  if (rows->empty()) return false;
+  // Group by facility, keeping each facility's rows in their order of acceptance.
+  std::vector<std::pair<std::string, std::vector<const store::StoredReading*>>> groups;
+  for (const auto& r : rows.value()) {
+    const std::string& facility = outbox_.metric(r.metric_id).facility;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == facility; });
+    if (it == groups.end()) {
+      groups.emplace_back(facility, std::vector<const store::StoredReading*>{});
+      it = std::prev(groups.end());
     }
-    buffer_retry_delay_ = std::chrono::milliseconds(500);
-    if (rows->empty()) return;
-    // Group by facility, keeping each facility's rows in their order of acceptance.
-    std::vector<std::pair<std::string, std::vector<const store::StoredReading*>>> groups;
-    for (const auto& r : rows.value()) {
-      const std::string& facility = outbox_.metric(r.metric_id).facility;
-      auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == facility; });
-      if (it == groups.end()) {
-        groups.emplace_back(facility, std::vector<const store::StoredReading*>{});
-        it = std::prev(groups.end());
+    it->second.push_back(&r);
+  }
+  const uint64_t batch_id = next_batch_++;
+  Batch& batch = batches_[batch_id];
+  batch.lo = rows->front().seq;
+  batch.hi = rows->back().seq;
+  cursor_ = batch.hi;
+  outbox_.set_in_flight_up_to(cursor_);
+  const uint64_t gen = gen_;
+  for (auto& [facility, group] : groups) {
+    // A metric that was not in this facility's DBIRTH (a new sensor point) needs a
+    // new DBIRTH first, or a platform would not know its type.
+    auto& names = birthed_[facility];
+    for (const auto* r : group) {
+      if (!names.count(outbox_.metric(r->metric_id).name)) {
+        if (!PublishDBirth(facility).ok()) return false;
+        break;
       }
-      it->second.push_back(&r);
     }
-    const uint64_t batch_id = next_batch_++;
-    Batch& batch = batches_[batch_id];
-    batch.lo = rows->front().seq;
-    batch.hi = rows->back().seq;
-    cursor_ = batch.hi;
-    outbox_.set_in_flight_up_to(cursor_);
-    const uint64_t gen = gen_;
-    for (auto& [facility, group] : groups) {
-      // A metric that was not in this facility's DBIRTH (a new sensor point) needs a
-      // new DBIRTH first, or a platform would not know its type.
-      auto& names = birthed_[facility];
-      for (const auto* r : group) {
-        if (!names.count(outbox_.metric(r->metric_id).name)) {
-          if (!PublishDBirth(facility).ok()) return;
-          break;
+    for (size_t start = 0; start < group.size(); start += per_payload) {
+      size_t end = std::min(group.size(), start + per_payload);
+      std::vector<codec::Metric> metrics;
+      metrics.reserve(end - start);
+      InFlight flight;
+      flight.batch = batch_id;
+      flight.readings = end - start;
+      flight.sent = std::chrono::steady_clock::now();
+      for (size_t i = start; i < end; ++i) {
+        const auto* r = group[i];
+        const bool historical = r->ts_ms < online_since_ms_;
+        if (up.aliases) {
+          // The DBIRTH named it; the data carries the alias alone.
+          metrics.push_back(codec::Metric{std::string(), r->value, static_cast<uint64_t>(r->ts_ms), historical,
+                                          SparkplugSession::FacilityAlias(r->metric_id)});
+        } else {
+          metrics.push_back(codec::Metric{outbox_.metric(r->metric_id).name, r->value,
+                                          static_cast<uint64_t>(r->ts_ms), historical});
         }
+        if (ack_observer_) flight.ts.push_back(r->ts_ms);
       }
-      for (size_t start = 0; start < group.size(); start += per_payload) {
-        size_t end = std::min(group.size(), start + per_payload);
-        std::vector<codec::Metric> metrics;
-        metrics.reserve(end - start);
-        InFlight flight;
-        flight.batch = batch_id;
-        flight.readings = end - start;
-        flight.sent = std::chrono::steady_clock::now();
-        for (size_t i = start; i < end; ++i) {
-          const auto* r = group[i];
-          const bool historical = r->ts_ms < online_since_ms_;
-          if (up.aliases) {
-            // The DBIRTH named it; the data carries the alias alone.
-            metrics.push_back(codec::Metric{std::string(), r->value, static_cast<uint64_t>(r->ts_ms), historical,
-                                            SparkplugSession::FacilityAlias(r->metric_id)});
-          } else {
-            metrics.push_back(codec::Metric{outbox_.metric(r->metric_id).name, r->value,
-                                            static_cast<uint64_t>(r->ts_ms), historical});
-          }
-          if (ack_observer_) flight.ts.push_back(r->ts_ms);
-        }
-        const uint64_t id = next_msg_id_++;
-        if (in_flight_msgs_ == 0) last_ack_progress_ms_ = SteadyMs();
-        in_flight_[id] = std::move(flight);
-        ++batch.pending;
-        ++in_flight_msgs_;
-        Status s = Publish(session_.DeviceTopic("DDATA", facility),
-                           session_.NextPayload(clock_.NowMs(), std::move(metrics)), id);
-        if (!s.ok() || gen != gen_) return;  // the window was reset
-      }
+      const uint64_t id = next_msg_id_++;
+      if (in_flight_msgs_ == 0) last_ack_progress_ms_ = SteadyMs();
+      in_flight_[id] = std::move(flight);
+      ++batch.pending;
+      ++in_flight_msgs_;
+      Status s = Publish(session_.DeviceTopic("DDATA", facility),
+                         session_.NextPayload(clock_.NowMs(), std::move(metrics)), id);
+      if (!s.ok() || gen != gen_) return false;  // the window was reset
     }
   }
+  return true;
 }
 
 void MqttUplink::OnPublishResult(uint64_t msg_id, bool ok, const std::string& why) {

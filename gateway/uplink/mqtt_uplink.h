@@ -138,6 +138,9 @@ class MqttUplink final : public AlarmListener {
   void PublishBirths();
   Status PublishDBirth(const std::string& facility);
   void Drain();
+  // Reads one batch of the backlog and publishes it: false when there is nothing (more)
+  // to send now or the window was reset.
+  bool DrainBatch();
   void PublishNodeMetrics();
   void ScheduleNodeMetrics();
   void PublishAlarms();
@@ -177,6 +180,7 @@ class MqttUplink final : public AlarmListener {
   // may come to wake them.
   boost::asio::steady_timer buffer_retry_timer_;
   bool buffer_retry_scheduled_ = false;
+  bool drain_posted_ = false;  // Drain's continuation is waiting on the loop
   std::chrono::milliseconds buffer_retry_delay_{500};
   void RetryAfterBufferError();
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // posted work checks it is alive

@@ -409,6 +409,17 @@ std::string WebServer::MetricsText() {
         double(src_.outbox.lost_at_open()));
   m.One("gateway_buffer_moved_aside_total", "counter", "Buffer files proven corrupt and moved aside since start.",
         double(src_.outbox.moved_aside()));
+  const auto& ckpt = src_.outbox.checkpointer();
+  m.One("gateway_buffer_checkpoints_total", "counter",
+        "WAL checkpoints run by the buffer's checkpoint thread (off the commit path).", double(ckpt.checkpoints()));
+  m.One("gateway_buffer_checkpointed_pages_total", "counter",
+        "Buffer pages copied from the WAL into the file by those checkpoints (each written to the card).",
+        double(ckpt.frames_copied()));
+  m.One("gateway_buffer_checkpoint_failures_total", "counter",
+        "WAL checkpoints that failed (an I/O error of the medium); each is tried again.", double(ckpt.failures()));
+  m.One("gateway_buffer_checkpoint_longest_seconds", "gauge",
+        "The longest WAL checkpoint since start: what a commit would have waited with checkpoints in the commits.",
+        double(ckpt.longest_us()) / 1e6);
   m.One("gateway_buffer_reserve_held", "gauge", "1 while the disk reserve file for a full disk is held.",
         src_.outbox.reserve_held() ? 1.0 : 0.0);
   m.One("gateway_buffer_ready", "gauge", "1 while commits to the buffer succeed.", ps.failing.empty() ? 1.0 : 0.0);
