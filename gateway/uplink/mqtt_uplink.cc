@@ -529,16 +529,18 @@ void MqttUplink::RetryAfterBufferError() {
 
 void MqttUplink::Drain() {
   PublishAlarms();  // an emergency call never waits behind the backlog
-  if (!CanPublishData() || in_flight_msgs_ >= config_.uplink.max_inflight) return;
-  if (!DrainBatch() || drain_posted_ || in_flight_msgs_ >= config_.uplink.max_inflight) return;
-  // One batch per turn of the core's loop: the rest of the window is filled by work
-  // posted behind what is already waiting there, so that a press that has just arrived
-  // (its HTTP request, its MQTT message) is committed between two batches rather than
-  // after the whole window (32 payloads: tens of milliseconds of reading and encoding).
+  if (drain_posted_ || !CanPublishData() || in_flight_msgs_ >= config_.uplink.max_inflight) return;
+  // The backlog's batches are read and encoded by work posted behind what already
+  // waits on the core's loop, one batch per turn and one such turn waiting at a time,
+  // however many PUBACKs (or commits) asked for it: a press that has just arrived (its
+  // HTTP request, its MQTT message, its commit) then waits behind one batch at most,
+  // not behind a batch per acknowledged payload (tens of milliseconds at a drain's
+  // pace).
   drain_posted_ = true;
   Post([this] {
     drain_posted_ = false;
-    Drain();
+    if (!CanPublishData() || in_flight_msgs_ >= config_.uplink.max_inflight) return;
+    if (DrainBatch()) Drain();
   });
 }
 
