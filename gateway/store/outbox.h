@@ -3,7 +3,9 @@
 // The core owns it; it lives on the core's event-loop thread and nothing else may call
 // it. A reading is "accepted" only once Commit() has returned ok: from then on it is on
 // disk (synchronous=FULL: it survives power loss) until the uplink reports the
-// broker's PUBACK through Ack(). Rows are drained oldest first by seq.
+// broker's PUBACK through Ack(). Rows are drained oldest first by seq. The one thing
+// done off that thread is the WAL's checkpoint: a WalCheckpointer it owns runs it on a
+// thread and connection of its own (store/wal_checkpointer.h), so no commit waits for it.
 //
 // Deletes of acknowledged rows are batched into the next commit: a crash between
 // PUBACK and that commit re-sends them (at-least-once; platforms de-duplicate), it
