@@ -3,8 +3,8 @@
 //
 // SQLite's automatic checkpoint runs inside the commit that crosses its threshold: on
 // the core's loop, in front of whatever waits there (an emergency call's commit, the
-// drain's next batch), and it writes the whole WAL back and fsyncs the file (tens of
-// milliseconds on a server disk, hundreds on an SD card; bench/RESULTS.md). Here the
+// drain's next batch), and it writes up to the whole WAL (4 MiB) back and fsyncs the
+// file, the slowest thing an SD card is asked to do. Here the
 // owner's connection reports the WAL's size after each commit (sqlite3_wal_hook, which
 // replaces the automatic checkpoint) and this thread runs a PASSIVE checkpoint on a
 // connection of its own. PASSIVE never takes the write lock, so the owner keeps
