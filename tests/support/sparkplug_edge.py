@@ -80,6 +80,10 @@ class Edge:
                             e.boolean_value = cell
                         elif t in (UINT64, INT64):
                             e.long_value = cell & 0xFFFFFFFFFFFFFFFF  # Int64 as two's complement
+                        elif t == DOUBLE:
+                            e.double_value = cell
+                        elif t == FLOAT:
+                            e.float_value = cell
                         else:
                             e.int_value = cell
         topic = "spBv1.0/%s/%s/%s" % (self.group, kind, self.edge) + ("/" + device if device else "")
