@@ -20,10 +20,12 @@ from helpers import base_config, door_fed_metrics, grid, print_summary, raw_metr
 from sparkplug import by_type, readings
 
 GROUP, EDGE = "huacao", "gw-cap"
-# 20 samples/s, 09:00-11:47 local. The rate stays well below what the gateway commits
+# 10 samples/s, 09:00-11:47 local. The rate stays well below what the gateway commits
 # (one sample per group commit): a simulator behind its clock would see its sensors
-# as silent and its samples as late, which is another test.
-START, INTERVAL_S, SPEED, N = "2024-07-01T09:00", 10, 200, 1000
+# as silent and its samples as late, which is another test. (At 20 samples/s a CI run
+# on a loaded 2-core machine once saw three more derived rows dropped than the bound
+# below allows: sensors flagged silent and back.)
+START, INTERVAL_S, SPEED, N = "2024-07-01T09:00", 10, 100, 1000
 MAX_DISK_MB = 0.25
 
 # Six door counters: 12 raw + 3 derived readings per sample, so 1000 samples overflow
@@ -50,8 +52,8 @@ def test_disk_cap_drops_oldest(tmp_path, make_broker, make_subscriber, make_gate
                       speed=SPEED, max_samples=N, buffer={"max_disk_mb": MAX_DISK_MB},
                       uplink={"reconnect": {"min_ms": 200, "max_ms": 1000}})
     gw = make_gateway(cfg, [broker.uri])
-    gw.wait_log(r"buffer at its disk cap", 60)
-    gw.wait_log(r"produced the %d samples" % N, 60)
+    gw.wait_log(r"buffer at its disk cap", 120)
+    gw.wait_log(r"produced the %d samples" % N, 180)
     assert gw.running(), "gateway died at its disk cap"
 
     broker.start()
