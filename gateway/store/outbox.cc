@@ -659,10 +659,13 @@ uint64_t Outbox::file_bytes_used() {
 Status Outbox::EnforceCap() {
   // What the buffer takes on the disk: the used pages of the file and its WAL (whose
   // pages are copies of the file's until a checkpoint; both are on the medium).
-  uint64_t used = file_bytes_used() + WalBytes();
+  const uint64_t file_used = file_bytes_used();
+  uint64_t used = file_used + WalBytes();
   if (used <= config_.max_disk_bytes || depth_ == 0) return Status::Ok();
-  // Drop down to 90 % of the cap, so that the cap is not hit again at every commit.
-  double per_row = static_cast<double>(used) / static_cast<double>(depth_);
+  // Drop down to 90 % of the cap, so that the cap is not hit again at every commit. A
+  // dropped row frees its share of the file, not of the WAL (which the checkpoint
+  // thread may not have copied back yet): the rows to drop are counted in that share.
+  double per_row = static_cast<double>(std::max<uint64_t>(file_used, 1)) / static_cast<double>(depth_);
   double excess = static_cast<double>(used) - 0.9 * static_cast<double>(config_.max_disk_bytes);
   auto n = static_cast<int64_t>(std::ceil(excess / per_row));
   auto st = db_.Prepare(
