@@ -49,7 +49,7 @@ gateway::Result<TownAlarms> LoadTownAlarms(
   const char* p[] = {g.c_str(), groups.empty() ? "t" : "f", from.c_str(), to.c_str(), timezone.c_str()};
   PgResult r(PQexecParams(conn, R"sql(
 SELECT group_id, edge_node, facility, to_char(raised_at AT TIME ZONE $5, 'YYYY-MM-DD'), test, presses,
-  CASE WHEN state = 'acknowledged' THEN extract(epoch FROM acknowledged_at - raised_at) END
+  CASE WHEN state = 'acknowledged' THEN round(extract(epoch FROM acknowledged_at - raised_at) * 1000)::bigint END
 FROM alarms
 WHERE ($2 OR group_id = ANY($1::text[])) AND (raised_at AT TIME ZONE $5)::date BETWEEN $3::date AND $4::date
 ORDER BY 1, 2, 3, 4)sql",
@@ -61,8 +61,8 @@ ORDER BY 1, 2, 3, 4)sql",
     if (out.days.empty() || out.days.back().group_id != group || out.days.back().edge_node != edge ||
         out.days.back().facility != facility || out.days.back().date != date)
       out.days.push_back(AlarmDayFigures{group, edge, facility, date, {}});
-    std::optional<double> ack;
-    if (!r.null(i, 6)) ack = std::strtod(r.at(i, 6).c_str(), nullptr);
+    std::optional<int64_t> ack;
+    if (!r.null(i, 6)) ack = r.integer(i, 6);
     out.days.back().figures.Add(r.at(i, 4) == "t", r.integer(i, 5), ack);
   }
   for (const auto& d : out.days) {

@@ -16,24 +16,24 @@ std::string SecondsText(const std::optional<double>& s, const char* none) { retu
 
 }  // namespace
 
-void AlarmFigures::Add(bool test, int64_t presses, std::optional<double> ack_s) {
+void AlarmFigures::Add(bool test, int64_t presses, std::optional<int64_t> ack) {
   if (test) {
     ++test_presses;
     return;
   }
   ++alarms;
   presses_folded += std::max<int64_t>(0, presses - 1);
-  if (ack_s) {
+  if (ack) {
     ++acknowledged;
-    ack_seconds.push_back(*ack_s);
+    ack_ms.push_back(*ack);
   } else {
     ++open;
   }
 }
 
 void AlarmFigures::Add(const Alarm& a) {
-  std::optional<double> ack;
-  if (a.state == AlarmState::kAcknowledged) ack = double(a.acknowledged_ms - a.raised_ms) / 1000.0;
+  std::optional<int64_t> ack;
+  if (a.state == AlarmState::kAcknowledged) ack = a.acknowledged_ms - a.raised_ms;
   Add(a.test, int64_t(a.presses), ack);
 }
 
@@ -43,20 +43,24 @@ void AlarmFigures::Add(const AlarmFigures& o) {
   presses_folded += o.presses_folded;
   acknowledged += o.acknowledged;
   open += o.open;
-  ack_seconds.insert(ack_seconds.end(), o.ack_seconds.begin(), o.ack_seconds.end());
+  ack_ms.insert(ack_ms.end(), o.ack_ms.begin(), o.ack_ms.end());
 }
 
 std::optional<double> AlarmFigures::MedianAckSeconds() const {
-  if (ack_seconds.empty()) return std::nullopt;
-  std::vector<double> v = ack_seconds;
+  if (ack_ms.empty()) return std::nullopt;
+  std::vector<int64_t> v = ack_ms;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  if (n % 2) return double(v[n / 2]) / 1000.0;
+  // The mean of the middle two, a half millisecond rounded up (floor of (a + b + 1) / 2,
+  // negative times included: a gateway clock behind the press).
+  const int64_t sum = v[n / 2 - 1] + v[n / 2] + 1;
+  return double(sum / 2 - ((sum % 2) < 0 ? 1 : 0)) / 1000.0;
 }
 
 std::optional<double> AlarmFigures::WorstAckSeconds() const {
-  if (ack_seconds.empty()) return std::nullopt;
-  return *std::max_element(ack_seconds.begin(), ack_seconds.end());
+  if (ack_ms.empty()) return std::nullopt;
+  return double(*std::max_element(ack_ms.begin(), ack_ms.end())) / 1000.0;
 }
 
 DayAlarms SummariseDayAlarms(const std::vector<Alarm>& alarms, const TimeZone& tz) {

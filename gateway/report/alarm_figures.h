@@ -32,10 +32,13 @@ struct AlarmFigures {
   int64_t presses_folded = 0;  // sum of (presses - 1) over the real calls
   int64_t acknowledged = 0;    // real calls acknowledged
   int64_t open = 0;            // real calls not acknowledged
-  std::vector<double> ack_seconds;  // each acknowledged real call's time to acknowledge
+  // Each acknowledged real call's time to acknowledge, in whole milliseconds as the
+  // wire's stamps are: the median of an even count is then exact before it is rounded
+  // (a half millisecond up), and the gateway and the town host agree to the last digit.
+  std::vector<int64_t> ack_ms;
 
-  // ack_s: the call's time to acknowledge, none while it is open.
-  void Add(bool test, int64_t presses, std::optional<double> ack_s);
+  // ack_ms: the call's time to acknowledge, none while it is open.
+  void Add(bool test, int64_t presses, std::optional<int64_t> ack_ms);
   // One of the gateway's own alarms, as the buffer keeps it (store/alarm_store.h).
   void Add(const Alarm& a);
   void Add(const AlarmFigures& o);

@@ -35,7 +35,7 @@ import pytest
 
 from helpers import wait_until
 from sparkplug_b_pb2 import Payload
-from sparkplug_edge import BOOLEAN, DATASET, INT64, STRING, UINT32, UINT64, Edge, alarm_events, alarm_metrics
+from sparkplug_edge import DATASET, STRING, UINT32, UINT64, Edge, alarm_events, alarm_metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "..", "browser")
@@ -83,11 +83,14 @@ class Published:
 
 def expected_figures(rows):
     calls = [r for r in rows if not r["test"]]
-    acked = [(r["acknowledged_ms"] - r["raised_ms"]) / 1000 for r in calls if r["state"] == "acknowledged"]
+    acked = sorted(r["acknowledged_ms"] - r["raised_ms"] for r in calls if r["state"] == "acknowledged")
+    n = len(acked)
+    # report-format.md: the median in whole milliseconds, a half millisecond rounded up.
+    median_ms = (acked[n // 2] if n % 2 else (acked[n // 2 - 1] + acked[n // 2] + 1) // 2) if acked else None
     return {"alarms": len(calls), "test_presses": sum(1 for r in rows if r["test"]),
-            "presses_folded": sum(r["presses"] - 1 for r in calls), "acknowledged": len(acked),
-            "ack_median_s": round(statistics.median(acked), 3) if acked else None,
-            "ack_worst_s": round(max(acked), 3) if acked else None,
+            "presses_folded": sum(r["presses"] - 1 for r in calls), "acknowledged": n,
+            "ack_median_s": median_ms / 1000 if acked else None,
+            "ack_worst_s": acked[-1] / 1000 if acked else None,
             "open": sum(1 for r in calls if r["state"] != "acknowledged")}
 
 
@@ -255,7 +258,7 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
             sent = now_ms()
             ddata(facility, alarm_metrics(r, raised))
             published.add(facility, r)
-            seen = browser.wait("seen", timeout=10, id=r["id"])
+            seen = browser.wait("seen", timeout=30, id=r["id"])
             latencies.append(seen["ms"] - sent)
             calls.append((facility, r))
             card = seen["card"]
@@ -283,7 +286,7 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
         change = dict(a1, presses=3, state="escalated", escalated_ms=esc)
         ddata(facility, alarm_metrics(change, esc))
         published.add(facility, change)
-        assert wait_until(lambda: (board.open_alarm(a1["id"]) or {}).get("escalated"), 10)
+        assert wait_until(lambda: (board.open_alarm(a1["id"]) or {}).get("escalated"), 30)
         shown = board.open_alarm(a1["id"])
         assert shown["presses"] == 3 and shown["state"] == "escalated" and shown["escalated_ms"] == esc, shown
         assert shown["raised_local"] == local_text(a1["raised_ms"])
@@ -328,7 +331,7 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
         clicked_at = now_ms()
         browser.send(cmd="ack", id=a1["id"])
         browser.wait("clicked", id=a1["id"])
-        assert wait_until(lambda: edge.dcmds, 10), "no DCMD after the acknowledge button"
+        assert wait_until(lambda: edge.dcmds, 30), "no DCMD after the acknowledge button"
         got_at, topic, payload = edge.dcmds[0]
         print("acknowledge button -> DCMD on the broker: %.0f ms" % (got_at * 1000 - clicked_at))
         assert topic == "spBv1.0/%s/DCMD/gw-a/%s" % (GROUP, facility)
@@ -343,9 +346,12 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
         again_ts = now_ms()
         ddata(facility, alarm_metrics(change, again_ts))
         assert wait_until(lambda: len(edge.dcmds) >= 2, 20), "the DCMD was not sent again"
-        # Brought by the re-announcement after the 10 s floor, not by the 30 s resend.
-        gap = edge.dcmds[1][0] - edge.dcmds[0][0]
-        assert 9.5 <= gap < 25, gap
+        # Brought by the re-announcement after the 10 s floor, not by the 30 s resend. The
+        # floor is read from the host's own send stamps: when the test's subscriber took
+        # each DCMD varies with the machine's load, when the host sent it does not.
+        stamps = [Payload.FromString(d[2]).timestamp for d in edge.dcmds[:2]]
+        gap = stamps[1] - stamps[0]
+        assert 10000 - 20 <= gap < 25000, (gap, stamps)
         assert Payload.FromString(edge.dcmds[1][2]).metrics[0].string_value == a1["id"]
 
         # The gateway acknowledges: stored, the request completed, the board drops it.
@@ -353,11 +359,11 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
         acked = dict(change, state="acknowledged", acknowledged_ms=ack_ms, acknowledged_by="zhang.wei")
         ddata(facility, alarm_metrics(acked, ack_ms))
         published.add(facility, acked)
-        gone = browser.wait("gone", timeout=10, id=a1["id"])
+        gone = browser.wait("gone", timeout=30, id=a1["id"])
         print("acknowledged DDATA -> alarm gone from Chromium: %d ms" % (gone["ms"] - ack_ms))
         assert board.open_alarm(a1["id"]) is None
         assert pg.scalar("SELECT count(*) FROM alarm_ack_requests WHERE completed_at IS NOT NULL") == 1
-        assert wait_until(lambda: host.metric("community_host_alarm_acknowledges_pending") == 0, 10)
+        assert wait_until(lambda: host.metric("community_host_alarm_acknowledges_pending") == 0, 30)
         stored = pg.psql("SELECT state, presses, (extract(epoch FROM escalated_at) * 1000)::bigint,"
                          " (extract(epoch FROM acknowledged_at) * 1000)::bigint, acknowledged_by FROM alarms"
                          " WHERE alarm_id = '%s'" % a1["id"]).strip()
@@ -368,13 +374,13 @@ def test_town_alarms(tmp_path, broker, make_postgres, make_host):
         before = host.metric("community_host_alarm_rows_stored_total")
         stale = dict(a1, presses=2, state="escalated", escalated_ms=esc + 5000)
         ddata(facility, alarm_metrics(stale, esc + 1))
-        assert wait_until(lambda: host.metric("community_host_alarm_rows_stored_total") == before + 1, 10)
+        assert wait_until(lambda: host.metric("community_host_alarm_rows_stored_total") == before + 1, 30)
         assert pg.psql("SELECT state, presses, (extract(epoch FROM escalated_at) * 1000)::bigint,"
                        " (extract(epoch FROM acknowledged_at) * 1000)::bigint, acknowledged_by FROM alarms"
                        " WHERE alarm_id = '%s'" % a1["id"]).strip() == stored
         # The board reads on the commit's NOTIFY and every refresh: a snapshot taken well
         # after the commit must still not show it.
-        assert wait_until(lambda: board.snapshot()["now_ms"] > esc + 1 + 600, 10)
+        assert wait_until(lambda: board.snapshot()["now_ms"] > esc + 1 + 600, 30)
         assert board.open_alarm(a1["id"]) is None, "a stale re-announcement reopened the alarm"
         st, _, text = board.call("POST", "/api/alarms/acknowledge", target, headers={"X-CSRF-Token": csrf})
         assert st == 200 and json.loads(text) == {"state": "acknowledged", "requested": False}
@@ -507,12 +513,12 @@ def test_acknowledge_request_survives_a_host_kill(tmp_path, broker, make_postgre
     target = {"group": GROUP, "edge_node": "gw-b", "facility": "home-1", "alarm_id": call["id"]}
     st, _, _ = board.call("POST", "/api/alarms/acknowledge", target, headers={"X-CSRF-Token": json.loads(text)["csrf"]})
     assert st == 202
-    assert wait_until(lambda: edge.dcmds, 10)
+    assert wait_until(lambda: edge.dcmds, 30)
     host.kill()
     restarted = len(edge.dcmds)
     host.start()
     host.wait_log(r"STATE online published.*\n(.|\n)*STATE online published", 30)
-    assert wait_until(lambda: len(edge.dcmds) > restarted, 15), "the stored request was not sent after the restart"
+    assert wait_until(lambda: len(edge.dcmds) > restarted, 30), "the stored request was not sent after the restart"
     p = Payload.FromString(edge.dcmds[-1][2])
     assert {m.name: m.string_value for m in p.metrics} == {"alarms/acknowledge": call["id"],
                                                           "alarms/acknowledged_by": "wang"}
@@ -522,6 +528,6 @@ def test_acknowledge_request_survives_a_host_kill(tmp_path, broker, make_postgre
     edge.publish("DDATA", 2, alarm_metrics(dict(call, state="acknowledged", acknowledged_ms=now_ms(),
                                                 acknowledged_by="wang"), now_ms()), device="home-1")
     assert wait_until(lambda: pg.scalar("SELECT count(*) FROM alarm_ack_requests WHERE completed_at IS NOT NULL")
-                      == 1, 10)
-    assert wait_until(lambda: board.open_alarm(call["id"]) is None, 10)
+                      == 1, 30)
+    assert wait_until(lambda: board.open_alarm(call["id"]) is None, 30)
     edge.stop()

@@ -13,6 +13,7 @@
 #include "alarm_rows.h"
 #include "board_auth.h"
 #include "town_alarms.h"
+#include "report/report_text.h"
 
 using gateway::DataSet;
 using gateway::DataType;
@@ -242,10 +243,10 @@ TEST_CASE("board auth: the users file is checked line by line, its contents neve
 
 TEST_CASE("town alarms: calls, test presses, folded presses, time to acknowledge of real calls only") {
   host::AlarmFigures f;
-  f.Add(false, 2, 12.5);
-  f.Add(false, 1, 45.0);
-  f.Add(true, 1, 5.0);  // a test press: counted apart, no time to acknowledge
-  f.Add(false, 3, 30.0);
+  f.Add(false, 2, 12500);
+  f.Add(false, 1, 45000);
+  f.Add(true, 1, 5000);  // a test press: counted apart, no time to acknowledge
+  f.Add(false, 3, 30000);
   f.Add(false, 4, std::nullopt);
   CHECK(f.alarms == 4);
   CHECK(f.test_presses == 1);
@@ -255,8 +256,24 @@ TEST_CASE("town alarms: calls, test presses, folded presses, time to acknowledge
   CHECK(*f.MedianAckSeconds() == Approx(30.0));
   CHECK(*f.WorstAckSeconds() == Approx(45.0));
   host::AlarmFigures g;
-  g.Add(false, 1, 20.0);
+  g.Add(false, 1, 20000);
   f.Add(g);
   CHECK(*f.MedianAckSeconds() == Approx(25.0));  // of the calls themselves: (20 + 30) / 2
   CHECK_FALSE(host::AlarmFigures().MedianAckSeconds());
+}
+
+TEST_CASE("town alarms: an even count's median is exact in milliseconds, a half rounded up") {
+  // CI once saw 21.356 from the host against 21.355 from the test's floats: the half
+  // millisecond must round one documented way, whatever the floating point does.
+  host::AlarmFigures f;
+  f.Add(false, 1, 21355);
+  f.Add(false, 1, 21356);
+  CHECK(gateway::report::RoundTo(*f.MedianAckSeconds(), 3) == 21.356);
+  host::AlarmFigures n;  // a gateway clock behind the press: still up, towards +infinity
+  n.Add(false, 1, -2);
+  n.Add(false, 1, -1);
+  CHECK(gateway::report::RoundTo(*n.MedianAckSeconds(), 3) == -0.001);
+  host::AlarmFigures odd;
+  for (int64_t ms : {7, 1, 1000001}) odd.Add(false, 1, ms);
+  CHECK(*odd.MedianAckSeconds() == 0.007);
 }

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -46,13 +47,16 @@ Alarm MakeAlarm(const std::string& sensor, int64_t raised_ms, bool test = false,
 // What the definitions give for a list of alarms, computed here on their own.
 struct Expected {
   int64_t calls = 0, tests = 0, folded = 0, acked = 0, open = 0;
-  std::vector<double> ack_s;
+  std::vector<int64_t> ack_ms;
+  // report-format.md: the median in whole milliseconds, a half rounded up.
   double Median() const {
-    std::vector<double> v = ack_s;
+    std::vector<int64_t> v = ack_ms;
     std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    const size_t n = v.size();
+    const double ms = n % 2 ? double(v[n / 2]) : std::floor(double(v[n / 2 - 1] + v[n / 2]) / 2.0 + 0.5);
+    return ms / 1000.0;
   }
-  double Worst() const { return *std::max_element(ack_s.begin(), ack_s.end()); }
+  double Worst() const { return double(*std::max_element(ack_ms.begin(), ack_ms.end())) / 1000.0; }
 };
 
 Expected ExpectedOf(const std::vector<Alarm>& alarms) {
@@ -66,7 +70,7 @@ Expected ExpectedOf(const std::vector<Alarm>& alarms) {
     e.folded += a.presses - 1;
     if (a.state == AlarmState::kAcknowledged) {
       ++e.acked;
-      e.ack_s.push_back(double(a.acknowledged_ms - a.raised_ms) / 1000.0);
+      e.ack_ms.push_back(a.acknowledged_ms - a.raised_ms);
     } else {
       ++e.open;
     }
@@ -80,7 +84,7 @@ void CheckFigures(const report::AlarmFigures& f, const Expected& e) {
   CHECK(f.presses_folded == e.folded);
   CHECK(f.acknowledged == e.acked);
   CHECK(f.open == e.open);
-  if (e.ack_s.empty()) {
+  if (e.ack_ms.empty()) {
     CHECK_FALSE(f.MedianAckSeconds());
     CHECK_FALSE(f.WorstAckSeconds());
   } else {
@@ -108,8 +112,8 @@ void CheckRow(const DataSet& d, size_t row, const Expected& e) {
   CHECK(U(d, row, "alarm_presses_folded") == uint64_t(e.folded));
   CHECK(U(d, row, "alarms_acknowledged") == uint64_t(e.acked));
   CHECK(U(d, row, "alarms_open") == uint64_t(e.open));
-  CHECK(D(d, row, "alarm_ack_median_s") == Approx(e.ack_s.empty() ? -1.0 : e.Median()));
-  CHECK(D(d, row, "alarm_ack_worst_s") == Approx(e.ack_s.empty() ? -1.0 : e.Worst()));
+  CHECK(D(d, row, "alarm_ack_median_s") == Approx(e.ack_ms.empty() ? -1.0 : e.Median()));
+  CHECK(D(d, row, "alarm_ack_worst_s") == Approx(e.ack_ms.empty() ? -1.0 : e.Worst()));
 }
 
 int LocalHour(const TimeZone& tz, int64_t ms) { return tz.ToLocal(ms).minute_of_day / 60; }
@@ -140,7 +144,7 @@ TEST_CASE("alarm figures: per local day of raised time in Asia/Shanghai, test pr
   REQUIRE(of_day.size() == 4);
   const Expected e = ExpectedOf(of_day);
   CHECK(e.calls == 3);  // the test press is not a call
-  CHECK(e.ack_s.size() == 2);
+  CHECK(e.ack_ms.size() == 2);
   const auto d = report::SummariseDayAlarms(of_day, tz);
   CheckFigures(d.day, e);
   CHECK(*d.day.MedianAckSeconds() == Approx((30.0 + 90.0) / 2));  // of the two calls themselves
@@ -305,7 +309,7 @@ TEST_CASE("alarms through the core: report files and reports/daily, revised by a
   stored = store::ReadAlarmsRaised(gw.outbox->db(), "station-1", tz.FromLocal(2026, 3, 2, 0), midnight);
   REQUIRE(stored.ok());
   const Expected e = ExpectedOf(stored.value());
-  CHECK(e.ack_s.size() == 2);
+  CHECK(e.ack_ms.size() == 2);
   CHECK(e.Median() == Approx((90.0 + 130.0) / 2));
   CheckRow(made[1], 0, e);
   CHECK(U(made[1], 0, "revision") == 1);
