@@ -30,6 +30,7 @@ packages=(
   libsystemd-dev                              # sd_notify (Type=notify, watchdog), journal logging
   chromium fonts-wqy-microhei fonts-wqy-zenhei  # status page and report tests (system Chromium, CJK fonts)
   poppler-utils                               # report test: pdftotext on the printed PDF
+  python3-pil                                 # board test: the screenshots read pixel by pixel
   python3-prometheus-client                   # /metrics parsed by the reference parser
   python3-jsonschema python3-websocket        # OCPP tests: schema oracle, raw WebSocket frames
   dpkg-dev fakeroot lintian file strace       # the .deb (CPack) and its checks (strace: the unit's syscall filter)

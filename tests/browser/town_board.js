@@ -2,7 +2,8 @@
 // viewport. Prints one JSON line of what the page shows (phase "before"), then waits
 // until the page shows, without a reload, what the test then publishes (canteen-1 at
 // occupancy WANT and its satisfaction WANT_SATISFACTION, gateway OFFLINE_GW offline),
-// and prints a second line ("after").
+// and prints a second line ("after"). Each line carries where the checked elements are
+// in its screenshot ("geometry"), for the test to read the pixels there.
 // test_town_board.py asserts on both.
 //
 //   node town_board.js URL SCREENSHOT_BEFORE SCREENSHOT_AFTER WANT OFFLINE_GW WANT_SATISFACTION [CHROMIUM]
@@ -39,6 +40,32 @@ function seen(page) {
   }));
 }
 
+// Where each checked element is in a full-page screenshot (CSS pixels of the document),
+// so that the test can read the screenshot itself: the occupancy bars, the state
+// badges and the gateways' colours.
+function geometry(page) {
+  return page.evaluate(() => {
+    const box = (e) => {
+      if (!e) return null;
+      const r = e.getBoundingClientRect();
+      return { x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height };
+    };
+    return {
+      dpr: window.devicePixelRatio,
+      facilities: Object.fromEntries([...document.querySelectorAll(".facility")].map((c) => [c.dataset.id, {
+        bar: box(c.querySelector(".bar")), badge: box(c.querySelector(".badge.state")),
+      }])),
+      gateways: Object.fromEntries([...document.querySelectorAll("#gateways li")].map((l) => [l.dataset.id, box(l)])),
+    };
+  });
+}
+
+// The bars' width transition is finished, not caught half way, before each screenshot.
+async function shoot(page, path) {
+  await page.screenshot({ path, fullPage: true, animations: "disabled" });
+  return geometry(page);
+}
+
 (async () => {
   const browser = await chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-gpu"] });
   try {
@@ -53,8 +80,8 @@ function seen(page) {
     await page.waitForSelector(".facility");
     await page.waitForFunction(() => document.getElementById("live").classList.contains("on"), null, { timeout: 15000 });
     await page.evaluate(() => { window.__mark = "still-here"; });
-    await page.screenshot({ path: shotBefore, fullPage: true });
-    console.log(JSON.stringify({ phase: "before", ...(await seen(page)), errors }));
+    const shotBeforeAt = await shoot(page, shotBefore);
+    console.log(JSON.stringify({ phase: "before", ...(await seen(page)), geometry: shotBeforeAt, errors }));
 
     await page.waitForFunction(([w, gw, ws]) => {
       const c = document.querySelector('.facility[data-id="canteen-1"] .occ-value');
@@ -62,8 +89,9 @@ function seen(page) {
       const g = document.querySelector('#gateways li[data-id="' + gw + '"]');
       return c && c.textContent === w && s && s.textContent === ws && g && g.dataset.online === "false";
     }, [want, offlineGw, wantSatisfaction], { timeout: 30000, polling: 100 });
-    await page.screenshot({ path: shotAfter, fullPage: true });
+    const shotAfterAt = await shoot(page, shotAfter);
     const after = await seen(page);
+    after.geometry = shotAfterAt;
     after.mark = await page.evaluate(() => window.__mark);
     after.navigations = navigations;
     console.log(JSON.stringify({ phase: "after", ...after, errors }));

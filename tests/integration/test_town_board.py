@@ -10,12 +10,15 @@ a reload, a change arriving by server-sent events: the canteen's new occupancy, 
 second gateway's NDEATH turning it and its facility offline. The canteen's feedback
 terminal: today's index with its response count, first not significant (fewer responses
 than the minimum its birth states), then an index computed in the test from per-button
-counts (docs/report-format.md) arriving live. Screenshots are kept in
-<build>/test-artifacts/.
+counts (docs/report-format.md) arriving live. Both screenshots are then read pixel by
+pixel where the page says its elements are: each occupancy bar filled to occupancy /
+capacity as published, each state badge and gateway in its state's colour, an offline
+card faded. They are kept in <build>/test-artifacts/.
 """
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -23,11 +26,49 @@ import urllib.request
 import pytest
 
 from helpers import wait_until
+from screenshot_pixels import Screenshot, blend, rgb
 from sparkplug_edge import BOOLEAN, FLOAT, STRING, UINT32, UINT64, Edge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "..", "browser")
+BOARD_HTML = os.path.join(HERE, "..", "..", "host", "assets", "board.html")
 GROUP = "huacao"
+
+
+def palette():
+    """The light scheme's colours (the first :root of the board's stylesheet), by name."""
+    with open(BOARD_HTML, encoding="utf-8") as f:
+        root = re.search(r":root \{([^}]*)\}", f.read()).group(1)
+    return {k: rgb(v) for k, v in re.findall(r"--([a-z]+):(#[0-9a-f]{6})", root)}
+
+
+def check_screenshot(path, geometry, bars, badges, gateways, offline_facilities):
+    """What the screenshot shows, read from its pixels: each facility's bar filled to
+    occupancy / capacity (bars: id -> (occupancy, capacity), as published), each state
+    badge and each gateway drawn in its state's colour. A card of an offline facility is
+    drawn at opacity .7 over the page, so its colours are expected blended."""
+    colours = palette()
+    shot = Screenshot(path, geometry)
+    seen = {}
+    for fid, (occupancy, capacity) in bars.items():
+        ratio = min(1.0, occupancy / capacity)
+        colour = colours["bad"] if ratio >= 0.95 else colours["bar"]
+        if fid in offline_facilities:
+            colour = blend(colour, colours["bg"], 0.7)
+        filled, width = shot.bar_fill(geometry["facilities"][fid]["bar"], colour)
+        seen[fid] = round(filled, 3)
+        # Two device pixels of antialiasing at the fill's end.
+        assert abs(filled - ratio) <= 2.0 / width, (fid, filled, ratio, path)
+    for fid, state in badges.items():
+        box = geometry["facilities"][fid]["badge"]
+        under = (lambda c: blend(c, colours["bg"], 0.7)) if fid in offline_facilities else (lambda c: c)
+        drawn = {s: shot.count(box, under(colours[s])) for s in ("ok", "muted", "bad")}
+        # The badge's border and text in its colour, and none of the others'.
+        assert drawn[state] > 100 and all(n < 10 for s, n in drawn.items() if s != state), (fid, drawn, path)
+    for gw, state in gateways.items():
+        drawn = {s: shot.count(geometry["gateways"][gw], colours[s]) for s in ("ok", "bad")}
+        assert drawn[state] > 100 and all(n < 10 for s, n in drawn.items() if s != state), (gw, drawn, path)
+    return seen
 
 
 def birth(ftype, name, capacity, occupancy, open_, extra, ts):
@@ -141,6 +182,12 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
         assert all("秒前 s ago" in g[2] or "分钟前" in g[2] for g in gws.values()), gws
         assert before["scroll_width"] <= 390, "the board scrolls sideways on a phone"
         assert not before["errors"], before["errors"]
+        # The screenshot itself: the fitness point's bar at 5 of 30, not at the
+        # historical 99 (full and red); open in green, closed in grey.
+        print("bars filled before:", check_screenshot(
+            before_png, before["geometry"], bars={"canteen-1": (12, 60), "charging-1": (1, 4), "fitness-1": (5, 30)},
+            badges={"canteen-1": "ok", "charging-1": "ok", "fitness-1": "muted"},
+            gateways={"gw-a": "ok", "gw-b": "ok"}, offline_facilities=()))
 
         # Live changes, through server-sent events.
         t = int(time.time() * 1000)
@@ -169,7 +216,11 @@ def test_town_board_in_chromium(tmp_path, broker, make_postgres, make_host):
     assert gws["gw-b"][1] == "false" and "离线 offline" in gws["gw-b"][2]
     assert gws["gw-a"][1] == "true"
     assert not after["errors"], after["errors"]
-    for png in (before_png, after_png):
-        assert os.path.getsize(png) > 10000
+    # The screenshot after: the canteen's bar at 17 of 60, the second gateway and its
+    # facility in red, that card faded.
+    print("bars filled after:", check_screenshot(
+        after_png, after["geometry"], bars={"canteen-1": (17, 60), "charging-1": (1, 4), "fitness-1": (5, 30)},
+        badges={"canteen-1": "ok", "charging-1": "ok", "fitness-1": "bad"},
+        gateways={"gw-a": "ok", "gw-b": "bad"}, offline_facilities=("fitness-1",)))
     a.stop()
     b.stop()
