@@ -283,6 +283,26 @@ int Latency(const std::string& work, double seconds) {
     std::lock_guard<std::mutex> lock(mu);
     for (int64_t t : ts) lat.push_back(now - t);
   });
+  // Where a slow reading spent its time: publish -> PUBACK (the broker's round trip and
+  // Paho's threads), and the gaps between the core's commits (a commit or the loop held
+  // up). Both are read on the loop's or Paho's thread, hence the mutex.
+  std::vector<double> puback_ms;
+  std::vector<int64_t> commit_gap_ms;
+  rig.uplink->set_publish_latency_observer([&](double s) {
+    std::lock_guard<std::mutex> lock(mu);
+    puback_ms.push_back(s * 1000.0);
+  });
+  int64_t last_commit = -1;
+  rig.pipeline->set_on_committed([&] {
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clk::now().time_since_epoch()).count();
+    if (last_commit >= 0) {
+      std::lock_guard<std::mutex> lock(mu);
+      commit_gap_ms.push_back(now - last_commit);
+    }
+    last_commit = now;
+    rig.uplink->Notify();
+  });
   rig.Start();
   std::thread runner([&] { rig.io.run(); });
   // 1,000 readings/s: 10 readings every 10 ms, stamped when produced. Only raw
@@ -311,6 +331,17 @@ int Latency(const std::string& work, double seconds) {
   std::printf("latency at 1,000 readings/s over %.0f s: %zu rows acknowledged; p50 %ld ms, p90 %ld ms, "
               "p99 %ld ms, max %ld ms; peak RSS %ld kB\n",
               seconds, lat.size(), pct(0.5), pct(0.9), pct(0.99), lat.empty() ? -1 : lat.back(), PeakRssKb());
+  std::sort(puback_ms.begin(), puback_ms.end());
+  std::sort(commit_gap_ms.begin(), commit_gap_ms.end());
+  auto at = [](const auto& v, double p) { return v.empty() ? -1.0 : double(v[size_t(p * double(v.size() - 1))]); };
+  const size_t long_gaps = size_t(std::count_if(commit_gap_ms.begin(), commit_gap_ms.end(), [](int64_t g) {
+    return g > 100;
+  }));
+  std::printf("  publish -> PUBACK: %zu DDATA; p50 %.1f ms, p99 %.1f ms, max %.1f ms\n"
+              "  gaps between commits: %zu; p50 %.0f ms, p99 %.0f ms, max %.0f ms; %zu over 100 ms\n",
+              puback_ms.size(), at(puback_ms, 0.5), at(puback_ms, 0.99), puback_ms.empty() ? -1.0 : puback_ms.back(),
+              commit_gap_ms.size(), at(commit_gap_ms, 0.5), at(commit_gap_ms, 0.99),
+              commit_gap_ms.empty() ? -1.0 : double(commit_gap_ms.back()), long_gaps);
   return 0;
 }
 

@@ -88,6 +88,15 @@ std::vector<AckCommand> AlarmCommands::Due(int64_t now_ms) {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> AlarmCommands::PendingNodes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  // items_ is ordered by group, then edge node: equal pairs are adjacent.
+  for (const auto& [k, it] : items_)
+    if (out.empty() || out.back().first != std::get<0>(k) || out.back().second != std::get<1>(k))
+      out.emplace_back(std::get<0>(k), std::get<1>(k));
+  return out;
+}
+
 std::vector<AckCommand> AlarmCommands::TakeAbandoned() {
   std::vector<AckCommand> out;
   out.swap(abandoned_);

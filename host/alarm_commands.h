@@ -68,6 +68,8 @@ class AlarmCommands {
   // The next instant Due may return something, or INT64_MAX.
   int64_t NextDeadline() const;
   size_t pending() const { return items_.size(); }
+  // The (group, edge node) pairs with a pending command, each once.
+  std::vector<std::pair<std::string, std::string>> PendingNodes() const;
   uint64_t sent_total() const { return sent_total_; }
   uint64_t abandoned_total() const { return abandoned_total_; }
 

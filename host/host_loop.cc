@@ -157,8 +157,12 @@ void HostLoop::SendAcknowledges() {
   // Sent only to a node online as the session last saw it (alarm_commands.h). A node
   // never born nor dead in this process (bdSeq unknown: just started, or only restored
   // declarations) is left unknown: it gets one try until its births come.
-  for (const auto& n : session_.Nodes())
-    if (n.online || n.bd_seq >= 0) alarm_cmds_.OnNode(n.ref.group, n.ref.edge_node, n.online, n.bd_seq);
+  // Only the nodes with a pending command are looked up: a town has thousands of nodes,
+  // and this runs every turn of the loop while one acknowledge waits.
+  for (const auto& [group, edge_node] : alarm_cmds_.PendingNodes()) {
+    const auto n = session_.FindNode(NodeRef{group, edge_node});
+    if (n && (n->online || n->bd_seq >= 0)) alarm_cmds_.OnNode(group, edge_node, n->online, n->bd_seq);
+  }
   for (const auto& c : alarm_cmds_.Due(SteadyMs())) {
     gateway::codec::Payload p;
     p.timestamp_ms = uint64_t(NowMs());

@@ -252,4 +252,10 @@ std::vector<NodeView> SparkplugHostSession::Nodes() const {
   return v;
 }
 
+std::optional<NodeView> SparkplugHostSession::FindNode(const NodeRef& ref) const {
+  auto it = nodes_.find(ref);
+  if (it == nodes_.end()) return std::nullopt;
+  return NodeView{ref, it->second.online, it->second.born, it->second.bd_seq, it->second.last_heard_ms};
+}
+
 }  // namespace host

@@ -99,6 +99,8 @@ class SparkplugHostSession {
 
   const SessionStats& stats() const { return stats_; }
   std::vector<NodeView> Nodes() const;
+  // One node, without copying them all; none if this process never heard of it.
+  std::optional<NodeView> FindNode(const NodeRef& ref) const;
 
  private:
   struct Node {

@@ -10,6 +10,7 @@
 
 #include "alarm_rows.h"
 #include "board_snapshot.h"
+#include "migrations.h"
 #include "pg_connect.h"
 
 namespace gateway::web {
@@ -137,7 +138,11 @@ void TownBoard::Stop() {
 uint16_t TownBoard::port() const { return server_->port(); }
 
 void TownBoard::Schedule() {
-  timer_.expires_after(std::chrono::milliseconds(config_.board_refresh_ms));
+  // Without a connection (the database down, or not migrated yet) there is no NOTIFY
+  // to wake the board: it tries again within a second rather than a refresh away.
+  const bool connected = conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+  timer_.expires_after(std::chrono::milliseconds(connected ? config_.board_refresh_ms
+                                                           : std::min<uint32_t>(config_.board_refresh_ms, 1000)));
   timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     Refresh();
@@ -155,12 +160,26 @@ bool TownBoard::EnsureConnection() {
   if (conn_) PQfinish(conn_);
   conn_ = OpenPg(config_.pg_conninfo, config_.pg_password, "community-host board");
   if (PQstatus(conn_) != CONNECTION_OK) return false;  // the ingest loop logs the database's state
+  if (!SchemaReady()) {
+    // The ingest loop migrates a new database as the board starts: reading before it
+    // has would only put "relation does not exist" errors into the server's log.
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return false;
+  }
   PgResult l(PQexec(conn_, "LISTEN board_alarms"));
   if (l.status() == PGRES_COMMAND_OK && PQsocket(conn_) >= 0) {
     pg_wait_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, PQsocket(conn_));
     WaitNotify();
   }
   return true;
+}
+
+bool TownBoard::SchemaReady() {
+  PgResult t(PQexec(conn_, "SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  if (t.status() != PGRES_TUPLES_OK || t.at(0, 0) != "t") return false;
+  PgResult v(PQexec(conn_, "SELECT coalesce(max(version), 0) FROM schema_migrations"));
+  return v.status() == PGRES_TUPLES_OK && v.integer(0, 0) >= Migrations().back().version;
 }
 
 void TownBoard::WaitNotify() {

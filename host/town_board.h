@@ -57,6 +57,8 @@ class TownBoard {
   void Schedule();
   void Refresh();  // board thread
   bool EnsureConnection();
+  // Every migration this binary knows is applied (the ingest loop runs them).
+  bool SchemaReady();
   void WaitNotify();  // NOTIFY board_alarms on the board's connection: refresh now
   gateway::http::Response OnLogin(const gateway::http::Request& req);
   gateway::http::Response OnLogout(const gateway::http::Request& req);

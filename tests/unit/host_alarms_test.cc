@@ -241,6 +241,19 @@ TEST_CASE("board auth: the users file is checked line by line, its contents neve
   CHECK_FALSE(host::ValidOperatorName(""));
 }
 
+TEST_CASE("acknowledge commands: the nodes with one pending, each once, and no other") {
+  host::AlarmCommands c(30000, 10000);
+  CHECK(c.PendingNodes().empty());
+  c.Sync({{"huacao", "gw-b", "station-1", "b-1", "wang", 1},
+          {"huacao", "gw-a", "canteen-1", "a-1", "zhang", 2},
+          {"huacao", "gw-a", "station-2", "a-2", "zhang", 3},
+          {"xinhong", "gw-a", "canteen-9", "x-1", "li", 4}});
+  using P = std::pair<std::string, std::string>;
+  CHECK(c.PendingNodes() == std::vector<P>{{"huacao", "gw-a"}, {"huacao", "gw-b"}, {"xinhong", "gw-a"}});
+  c.Sync({{"huacao", "gw-a", "station-2", "a-2", "zhang", 3}});
+  CHECK(c.PendingNodes() == std::vector<P>{{"huacao", "gw-a"}});
+}
+
 TEST_CASE("town alarms: calls, test presses, folded presses, time to acknowledge of real calls only") {
   host::AlarmFigures f;
   f.Add(false, 2, 12500);
