@@ -36,7 +36,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import sqlite3
 import struct
 import subprocess

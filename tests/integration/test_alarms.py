@@ -19,7 +19,7 @@ import zoneinfo
 import pytest
 
 from gateway import run_cli
-from helpers import base_config, free_port, local_ms, wait_until
+from helpers import base_config, free_port, local_ms
 from modbus_peer import ModbusPeer
 from sparkplug import alarm_rows, readings
 from test_http_ingest import curl

@@ -3,9 +3,7 @@ the scrape parses with the Prometheus reference parser (python3-prometheus-clien
 carries every family the operations team alerts on, and its counters move between two
 scrapes. Then the same server with a password: everything but the probes asks for it."""
 
-import time
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import base_config, wait_until

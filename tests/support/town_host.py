@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 from helpers import free_port, to_yaml, wait_until
 
